@@ -1,0 +1,5 @@
+"""`python -m pgmkts` runs the CLI."""
+
+from pgmkts.cli import main
+
+main()

@@ -1,0 +1,381 @@
+"""A small HTTP/1.1 server on asyncio streams for the native port: /rpc (MarketStore msgpack
+RPC), /ws (stream), /healthz, /metrics. Hand-written so the PostgreSQL listener can hand over a
+connection whose first bytes it already read (protocol sniffing on the shared port)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgmkts.rpc.auth import authenticate
+from pgmkts.rpc.msgpack_rpc import RpcService
+
+log = logging.getLogger("pgmkts.rpc")
+
+MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_BODY = 1 << 30  # a year of 1-min bars for many symbols in one write is ~100 MB
+IDLE_TIMEOUT = 300.0
+HTTP_METHODS = (b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
+                b"TRACE ")
+
+_REASONS = {200: "OK", 101: "Switching Protocols", 400: "Bad Request", 401: "Unauthorized",
+            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+            411: "Length Required", 413: "Content Too Large", 426: "Upgrade Required",
+            431: "Request Header Fields Too Large", 500: "Internal Server Error",
+            501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
+
+
+def looks_like_http(first_bytes: bytes) -> bool:
+    """True if a connection's first bytes start an HTTP request line (for the port sniffer)."""
+    return any(first_bytes.startswith(m[: len(first_bytes)]) if len(first_bytes) < len(m)
+               else first_bytes.startswith(m) for m in HTTP_METHODS)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Request:
+    method: str
+    target: str
+    version: str
+    headers: dict[str, str]          # lower-cased names; repeated headers joined with ", "
+    raw_head: bytes
+    body: bytes = b""
+    path: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.path = self.target.split("?", 1)[0]
+
+    @property
+    def keep_alive(self) -> bool:
+        conn = self.headers.get("connection", "").lower()
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in conn
+        return "close" not in conn
+
+
+class _BufferedReader:
+    """asyncio StreamReader plus the bytes the sniffer already consumed."""
+
+    def __init__(self, reader: asyncio.StreamReader, first: bytes) -> None:
+        self.reader = reader
+        self.buf = bytearray(first)
+
+    async def _fill(self) -> bool:
+        chunk = await self.reader.read(256 * 1024)
+        if not chunk:
+            return False
+        self.buf += chunk
+        return True
+
+    async def read_head(self) -> bytes | None:
+        """Bytes up to and including the blank line; None on a clean EOF before any byte."""
+        start = 0
+        while True:
+            idx = self.buf.find(b"\r\n\r\n", max(0, start - 3))
+            if idx >= 0:
+                head = bytes(self.buf[: idx + 4])
+                del self.buf[: idx + 4]
+                return head
+            if len(self.buf) > MAX_HEADER_BYTES:
+                raise HttpError(431, "request header too large")
+            start = len(self.buf)
+            if not await self._fill():
+                if self.buf.strip():
+                    raise HttpError(400, "connection closed inside the request header")
+                return None
+
+    async def read_exactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not await self._fill():
+                raise HttpError(400, f"connection closed after {len(self.buf)} of {n} body bytes")
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    async def read_line(self, limit: int = 4096) -> bytes:
+        while True:
+            idx = self.buf.find(b"\r\n")
+            if idx >= 0:
+                line = bytes(self.buf[:idx])
+                del self.buf[: idx + 2]
+                return line
+            if len(self.buf) > limit:
+                raise HttpError(400, "chunk header line too long")
+            if not await self._fill():
+                raise HttpError(400, "connection closed inside a chunked body")
+
+    def take_buffer(self) -> bytes:
+        out = bytes(self.buf)
+        self.buf.clear()
+        return out
+
+
+def parse_head(head: bytes) -> Request:
+    try:
+        text = head.decode("latin-1")
+    except UnicodeDecodeError as exc:  # latin-1 decodes anything; kept for clarity
+        raise HttpError(400, "undecodable request header") from exc
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[0].isalpha() or not parts[1]:
+        raise HttpError(400, "malformed request line")
+    method, target, version = parts
+    if version not in ("HTTP/1.1", "HTTP/1.0"):
+        raise HttpError(505, f"unsupported HTTP version {version[:20]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise HttpError(400, "malformed header line")
+        key = name.lower()
+        value = value.strip()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return Request(method.upper(), target, version, headers, head)
+
+
+async def read_body(rd: _BufferedReader, req: Request, max_body: int) -> bytes:
+    te = req.headers.get("transfer-encoding", "").lower()
+    if te:
+        if te != "chunked":
+            raise HttpError(501, f"unsupported transfer-encoding {te[:40]!r}")
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = await rd.read_line()
+            size_txt = line.split(b";", 1)[0].strip()
+            try:
+                size = int(size_txt, 16)
+            except ValueError:
+                raise HttpError(400, "bad chunk size") from None
+            if size < 0:
+                raise HttpError(400, "bad chunk size")
+            if size == 0:
+                while await rd.read_line():  # trailers until the empty line
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > max_body:
+                raise HttpError(413, f"request body larger than {max_body} bytes")
+            chunks.append(await rd.read_exactly(size))
+            if await rd.read_exactly(2) != b"\r\n":
+                raise HttpError(400, "chunk not terminated by CRLF")
+    cl = req.headers.get("content-length")
+    if cl is None:
+        return b""
+    try:
+        n = int(cl)
+    except ValueError:
+        raise HttpError(400, "bad Content-Length") from None
+    if n < 0:
+        raise HttpError(400, "bad Content-Length")
+    if n > max_body:
+        raise HttpError(413, f"request body larger than {max_body} bytes")
+    return await rd.read_exactly(n)
+
+
+def build_response(status: int, body: bytes = b"", *, content_type: str = "text/plain; charset=utf-8",
+                   headers: dict[str, str] | None = None, keep_alive: bool = True,
+                   head_only: bool = False) -> list[bytes]:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
+             f"Content-Type: {content_type}",
+             f"Content-Length: {len(body)}"]
+    for k, v in (headers or {}).items():
+        lines.append(f"{k}: {v}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    out = ["\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"]
+    if body and not head_only:
+        out.append(body)
+    return out
+
+
+def _max_body(app: Any) -> int:
+    limits = getattr(getattr(app, "config", None), "limits", None)
+    value = getattr(limits, "max_message_bytes", None)
+    return int(value) if isinstance(value, int) and value > 0 else DEFAULT_MAX_BODY
+
+
+def _metrics(app: Any):
+    return getattr(app, "metrics", None)
+
+
+def _service(app: Any) -> RpcService:
+    # one RpcService per app, created lazily: the app object belongs to the lead
+    svc = getattr(app, "_rpc_service", None)
+    if svc is None:
+        svc = RpcService(app)
+        with contextlib.suppress(AttributeError):
+            app._rpc_service = svc
+    return svc
+
+
+def _basic_credentials(req: Request) -> tuple[str, str] | None:
+    value = req.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return None
+    try:
+        user, sep, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+async def handle_http(app: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      first_bytes: bytes = b"") -> None:
+    """Serve one HTTP connection until it closes (keep-alive). `first_bytes` were already read."""
+    metrics = _metrics(app)
+    if metrics is not None:
+        metrics.conn_opened("rpc")
+    rd = _BufferedReader(reader, first_bytes)
+    version = str(getattr(app, "version", "") or "")
+    max_body = _max_body(app)
+    try:
+        while True:
+            try:
+                head = await asyncio.wait_for(rd.read_head(), IDLE_TIMEOUT)
+                if head is None:
+                    return
+                req = parse_head(head)
+                req.body = await read_body(rd, req, max_body)
+            except HttpError as exc:
+                # after a framing error the stream position is unknown: answer and close
+                writer.writelines(build_response(exc.status, (exc.message + "\n").encode(),
+                                                 headers={"Marketstore-Version": version},
+                                                 keep_alive=False))
+                await writer.drain()
+                return
+            except TimeoutError:
+                return
+            keep = req.keep_alive
+            if req.path == "/ws" and req.headers.get("upgrade", "").lower() == "websocket":
+                from pgmkts.rpc.ws import serve_websocket  # local: only stream clients need it
+
+                if not await _authorized(app, req, writer, version):
+                    return
+                await serve_websocket(app, req, rd.take_buffer(), reader, writer)
+                return
+            keep = await _dispatch(app, req, writer, version, keep)
+            await writer.drain()
+            if not keep:
+                return
+    except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("HTTP connection failed")
+    finally:
+        if metrics is not None:
+            metrics.conn_closed("rpc")
+        with contextlib.suppress(Exception):
+            writer.close()
+            await writer.wait_closed()
+
+
+async def _authorized(app: Any, req: Request, writer: asyncio.StreamWriter, version: str,
+                      keep: bool = True) -> str | None:
+    """The caller's role ('readwrite'/'readonly'), or None after answering 401."""
+    creds = _basic_credentials(req)
+    role = authenticate(app, creds)
+    if role is None:
+        msg = b"authentication required\n" if creds is None else b"invalid user name or password\n"
+        writer.writelines(build_response(
+            401, msg, headers={"WWW-Authenticate": 'Basic realm="pgmkts", charset="UTF-8"',
+                               "Marketstore-Version": version},
+            keep_alive=keep, head_only=req.method == "HEAD"))
+        await writer.drain()
+    return role
+
+
+async def _dispatch(app: Any, req: Request, writer: asyncio.StreamWriter, version: str,
+                    keep: bool) -> bool:
+    head_only = req.method == "HEAD"
+    vh = {"Marketstore-Version": version}
+    if req.path == "/healthz":
+        if req.method not in ("GET", "HEAD"):
+            writer.writelines(build_response(405, b"method not allowed\n", headers={"Allow": "GET, HEAD"},
+                                             keep_alive=keep))
+        else:
+            writer.writelines(build_response(200, b"ok\n", keep_alive=keep, head_only=head_only))
+        return keep
+    if req.path not in ("/rpc", "/metrics", "/ws"):
+        writer.writelines(build_response(404, b"not found\n", headers=vh, keep_alive=keep,
+                                         head_only=head_only))
+        return keep
+    role = await _authorized(app, req, writer, version, keep)
+    if role is None:
+        return keep
+    if req.path == "/metrics":
+        metrics = _metrics(app)
+        if req.method not in ("GET", "HEAD"):
+            writer.writelines(build_response(405, b"method not allowed\n", headers={"Allow": "GET, HEAD"},
+                                             keep_alive=keep))
+        elif metrics is None:
+            writer.writelines(build_response(503, b"metrics not configured\n", keep_alive=keep))
+        else:
+            from pgmkts.metrics import CONTENT_TYPE
+
+            writer.writelines(build_response(200, metrics.render(), content_type=CONTENT_TYPE,
+                                             keep_alive=keep, head_only=head_only))
+        return keep
+    if req.path == "/ws":
+        writer.writelines(build_response(426, b"websocket upgrade required\n", headers=vh,
+                                         keep_alive=keep, head_only=head_only))
+        return keep
+    # /rpc
+    if req.method == "HEAD":
+        # pymarketstore's server_version() does a HEAD and reads only this header
+        writer.writelines(build_response(200, b"", content_type="application/x-msgpack", headers=vh,
+                                         keep_alive=keep))
+        return keep
+    if req.method != "POST":
+        writer.writelines(build_response(405, b"rpc: POST method required, received " +
+                                         req.method.encode("latin-1") + b"\n",
+                                         headers={**vh, "Allow": "POST"}, keep_alive=keep))
+        return keep
+    svc = _service(app)
+    t0 = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    # numpy decoding and the engine (fsync on write) block: keep them off the event loop
+    body, rows_out, is_query = await loop.run_in_executor(None, svc.handle, req.body, role)
+    metrics = _metrics(app)
+    if metrics is not None and is_query:
+        metrics.query("rpc", time.perf_counter() - t0, rows_out)
+    writer.writelines(build_response(200, body, content_type="application/x-msgpack", headers=vh,
+                                     keep_alive=keep))
+    return keep
+
+
+def server_ssl_context(app: Any) -> ssl.SSLContext | None:
+    tls = getattr(getattr(app, "config", None), "tls", None)
+    cert = getattr(tls, "cert_file", None) if tls is not None else None
+    if not cert:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, getattr(tls, "key_file", None) or None)
+    return ctx
+
+
+async def start_rpc_server(app: Any, host: str, port: int) -> asyncio.Server:
+    """Listen on host:port for the native HTTP side (HTTPS when config.tls.cert_file is set)."""
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await handle_http(app, reader, writer, b"")
+
+    return await asyncio.start_server(on_connect, host, port, ssl=server_ssl_context(app),
+                                      limit=MAX_HEADER_BYTES)

@@ -1,0 +1,118 @@
+"""Wiring: open the engine, start the PostgreSQL and RPC listeners and plugins, run until a signal.
+
+Imports of the listener packages are local so `pgmkts init` and config errors stay fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+from pathlib import Path
+
+from pgmkts.app import App
+from pgmkts.config import Config
+from pgmkts.errors import ConfigError
+
+log = logging.getLogger("pgmkts.server")
+
+
+def check_root(config: Config) -> Path:
+    """The data directory must exist (or be creatable) and be writable."""
+    root = Path(config.root_directory)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"root_directory: cannot create {root}: {e.strerror}") from None
+    if not os.access(root, os.R_OK | os.W_OK | os.X_OK):
+        raise ConfigError(f"root_directory: {root} is not readable and writable by this user")
+    return root
+
+
+def check_ports(config: Config) -> None:
+    """Fail fast with a one-line error naming the key when a port is taken."""
+    for key, port in (("listen_port", config.listen_port), ("rpc_listen_port", config.rpc_listen_port)):
+        if port == 0:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((config.listen_host, port))
+        except OSError as e:
+            reason = "is in use" if e.errno == errno.EADDRINUSE else f"cannot be bound ({e.strerror})"
+            raise ConfigError(f"{key}: port {port} on {config.listen_host} {reason}") from None
+        finally:
+            s.close()
+
+
+def open_engine(config: Config):
+    from pgmkts.storage import Engine
+
+    root = check_root(config)
+    return Engine(root, wal_sync=config.wal_sync, wal_sync_interval_ms=config.wal_sync_interval_ms,
+                  wal_rotate_interval=config.wal_rotate_interval, timezone=config.timezone)
+
+
+async def serve(config: Config, *, demo: bool = False) -> None:
+    """Run the server until SIGINT/SIGTERM; shut down within stop_grace_period."""
+    check_ports(config)
+    check_root(config)
+    from pgmkts.metrics import Metrics
+    from pgmkts.plugins import load_bgworkers, load_triggers
+    from pgmkts.plugins.stream import Hub
+    from pgmkts.rpc.http import handle_http, start_rpc_server
+    from pgmkts.wire.server import start_pg_server
+
+    engine = await asyncio.to_thread(open_engine, config)
+    loop = asyncio.get_running_loop()
+    try:
+        if demo and not engine.buckets():
+            from pgmkts.plugins.demo_feeder import seed_demo
+
+            n = await asyncio.to_thread(seed_demo, engine)
+            log.info("loaded the synthetic demo data set (%s rows, symbols DEMO-*)", n)
+        hub = Hub()
+        hub.attach(engine, loop)
+        app = App(config=config, engine=engine, hub=hub, metrics=Metrics())
+
+        async def http(reader, writer, first: bytes) -> None:
+            await handle_http(app, reader, writer, first)
+
+        app.http_handler = http
+        triggers = load_triggers(engine, config.triggers, config.timezone)
+        unsubscribe = [engine.subscribe(t.fire) for t in triggers if hasattr(t, "fire")]
+        workers = load_bgworkers(engine, config.bgworkers, config.timezone)
+        pg = await start_pg_server(app, config.listen_host, config.listen_port)
+        rpc = await start_rpc_server(app, config.listen_host, config.rpc_listen_port)
+        pg_port = pg.sockets[0].getsockname()[1]
+        rpc_port = rpc.sockets[0].getsockname()[1]
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        for w in workers:
+            if hasattr(w, "start"):
+                w.start()
+        print(f"pgmkts ready: postgresql port {pg_port}, rpc port {rpc_port}, root {config.root_directory}",
+              flush=True)
+        print(f"  try: psql -h {config.listen_host} -p {pg_port} -c 'SELECT * FROM ohlcv_1min LIMIT 5'",
+              flush=True)
+        await stop.wait()
+        log.info("shutting down")
+        for w in workers:
+            if hasattr(w, "stop"):
+                w.stop()
+        pg.close()
+        rpc.close()
+        if config.stop_grace_period > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.gather(pg.wait_closed(), rpc.wait_closed()), config.stop_grace_period)
+        for u in unsubscribe:
+            u()
+    finally:
+        await asyncio.to_thread(engine.close)
+    print("pgmkts stopped", flush=True)
