@@ -1,0 +1,717 @@
+"""Year files of one bucket: fixed-length (slot-addressed, columnar) and variable-length (sorted rows).
+
+Fixed year file: a 4 KiB header, then a presence byte per slot (0 = empty), then one region per
+column holding `nslots` values (columnar, so a range read of a column is one pread and a
+projection touches only its columns). Slot of epoch t = (t - year_start) // tf; the epoch is
+implied by the slot, so Epoch 0 (1970-01-01 00:00:00) is a storable value, unlike MarketStore.
+
+Variable year file: a 4 KiB header (row count, applied LSN) then packed rows
+(Epoch i8, Nanoseconds i4, columns...) sorted by (Epoch, Nanoseconds), stable for equal times.
+The applied LSN makes WAL replay idempotent: a frame <= it is skipped for that file.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import shutil
+import struct
+import threading
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from pgmkts import errors
+from pgmkts.storage.catalog import TYPE_CODES, BucketInfo, write_meta
+
+HDR = 4096
+PAGE = 4096
+NS = 1_000_000_000
+
+# Years whose every second * 1e9 fits an int64 (the read API speaks int nanoseconds).
+YEAR_MIN = 1678
+YEAR_MAX = 2261
+YEAR_STARTS = (np.arange(YEAR_MIN - 1970, YEAR_MAX + 2 - 1970).astype("datetime64[Y]")
+               .astype("datetime64[s]").astype(np.int64))
+EPOCH_MIN = int(YEAR_STARTS[0])
+EPOCH_MAX = int(YEAR_STARTS[-1]) - 1
+
+_FIX_HDR = struct.Struct("<8sIIqqqqq")  # magic, version, pad, year, tf, nslots, lo, hi
+_FIX_MAGIC = b"PGMKFIX1"
+_FIX_LOHI_OFF = 40
+_VAR_HDR = struct.Struct("<8sIIqq")  # magic, version, recsize, nrows, lsn
+_VAR_MAGIC = b"PGMKVAR1"
+_VAR_STATE_OFF = 16
+_UNDO_HEAD = struct.Struct("<8sI")
+_UNDO_MAGIC = b"PGMKUND1"
+
+
+def year_start(y: int) -> int:
+    return int(YEAR_STARTS[y - YEAR_MIN])
+
+
+def year_of(t: int) -> int:
+    return YEAR_MIN + int(np.searchsorted(YEAR_STARTS, t, side="right")) - 1
+
+
+def year_index(e: np.ndarray) -> np.ndarray:
+    return np.searchsorted(YEAR_STARTS, e, side="right") - 1
+
+
+def _align(n: int) -> int:
+    return (n + PAGE - 1) // PAGE * PAGE
+
+
+def _u8(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    return a.reshape(-1).view(np.uint8)
+
+
+def pread_into(fd: int, arr: np.ndarray, off: int) -> None:
+    buf = _u8(arr)
+    mv = memoryview(buf)
+    done = 0
+    n = len(mv)
+    while done < n:
+        got = os.preadv(fd, [mv[done:]], off + done)
+        if got <= 0:
+            mv[done:] = b"\x00" * (n - done)  # past EOF reads as empty
+            return
+        done += got
+
+
+def pwrite_all(fd: int, arr: np.ndarray | bytes, off: int) -> None:
+    mv = memoryview(_u8(arr) if isinstance(arr, np.ndarray) else arr)
+    done = 0
+    while done < len(mv):
+        done += os.pwrite(fd, mv[done:], off + done)
+
+
+class RWLock:
+    """Many readers or one writer; writers are preferred so a stream of readers cannot starve them."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._waiting_writers = 0
+
+    def acquire_read(self) -> None:
+        with self._cv:
+            while self._writer or self._waiting_writers:
+                self._cv.wait()
+            self._readers += 1
+
+    def release_read(self) -> None:
+        with self._cv:
+            self._readers -= 1
+            if not self._readers:
+                self._cv.notify_all()
+
+    def acquire_write(self) -> None:
+        with self._cv:
+            self._waiting_writers += 1
+            while self._writer or self._readers:
+                self._cv.wait()
+            self._waiting_writers -= 1
+            self._writer = True
+
+    def release_write(self) -> None:
+        with self._cv:
+            self._writer = False
+            self._cv.notify_all()
+
+
+class Bucket:
+    """State shared by both bucket kinds: directory, schema, lock, year list."""
+
+    def __init__(self, root: str, path: str, info: BucketInfo, undo_dir: str) -> None:
+        self.root = root
+        self.dir = path
+        self.info = info
+        self.undo_dir = undo_dir
+        self.tf = info.tf_seconds
+        self.cols: list[tuple[str, np.dtype]] = [(n, TYPE_CODES[c]) for n, c in info.data_columns]
+        self.lock = RWLock()
+        self.dropped = False
+        self._years: list[int] | None = None
+        self._last_epoch: int | None = None
+        self._last_known = False
+
+    # -- files ------------------------------------------------------------------------------
+    def create_on_disk(self) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        write_meta(self.dir, self.info)
+        self._years = []
+
+    def destroy_on_disk(self) -> None:
+        self.dropped = True
+        shutil.rmtree(self.dir, ignore_errors=True)
+        # remove now-empty TIMEFRAME and SYMBOL directories
+        parent = os.path.dirname(self.dir)
+        for _ in range(2):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break
+            parent = os.path.dirname(parent)
+
+    def years(self) -> list[int]:
+        if self._years is None:
+            ys = []
+            try:
+                with os.scandir(self.dir) as it:
+                    for e in it:
+                        n = e.name
+                        if n.endswith(".bin") and len(n) == 8 and n[:4].isdigit():
+                            ys.append(int(n[:4]))
+            except FileNotFoundError:
+                pass
+            self._years = sorted(ys)
+        return self._years
+
+    def year_path(self, y: int) -> str:
+        return os.path.join(self.dir, f"{y:04d}.bin")
+
+    def _add_year(self, y: int) -> None:
+        ys = self.years()
+        if y not in ys:
+            ys.append(y)
+            ys.sort()
+
+    def _years_in(self, s: int, e: int) -> list[int]:
+        y0, y1 = year_of(s), year_of(e)
+        return [y for y in self.years() if y0 <= y <= y1]
+
+    def note_written(self, max_epoch: int) -> None:
+        if self._last_known and (self._last_epoch is None or max_epoch > self._last_epoch):
+            self._last_epoch = max_epoch
+
+    def last_epoch(self) -> int | None:
+        if not self._last_known:
+            self._last_epoch = self._compute_last_epoch()
+            self._last_known = True
+        return self._last_epoch
+
+    def _compute_last_epoch(self) -> int | None:
+        r = self.read(None, None, columns=[], limit=1, from_end=True)
+        return int(r["Epoch"][0]) if len(r["Epoch"]) else None
+
+    # interface implemented by subclasses
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
+        raise NotImplementedError
+
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
+        raise NotImplementedError
+
+    def read(self, start_ns: int | None, end_ns: int | None, *, columns: Sequence[str] | None = None,
+             limit: int | None = None, from_end: bool = False) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _projection(self, columns: Sequence[str] | None) -> list[tuple[str, np.dtype]]:
+        if columns is None:
+            return self.cols
+        known = dict(self.cols)
+        out = []
+        for c in columns:
+            if c in ("Epoch", "Nanoseconds") and (c == "Epoch" or self.info.variable_length):
+                continue
+            if c not in known:
+                raise errors.UndefinedColumn(f'column "{c}" does not exist in bucket {self.info.tbk}')
+            if c not in [o[0] for o in out]:
+                out.append((c, known[c]))
+        return out
+
+
+def _sec_bounds(start_ns: int | None, end_ns: int | None) -> tuple[int, int]:
+    """Inclusive nanosecond bounds -> inclusive whole-second bounds (clamped to the storable range)."""
+    s = EPOCH_MIN if start_ns is None else max(EPOCH_MIN, -(-int(start_ns) // NS))
+    e = EPOCH_MAX if end_ns is None else min(EPOCH_MAX, int(end_ns) // NS)
+    return s, e
+
+
+# ================================================================================================
+# Fixed-length buckets
+# ================================================================================================
+class _FixedLayout:
+    __slots__ = ("year", "ystart", "nslots", "pres_off", "col_off", "size")
+
+    def __init__(self, year: int, tf: int, cols: list[tuple[str, np.dtype]]) -> None:
+        self.year = year
+        self.ystart = year_start(year)
+        nsec = year_start(year + 1) - self.ystart
+        self.nslots = -(-nsec // tf)
+        off = HDR
+        self.pres_off = off
+        off += _align(self.nslots)
+        self.col_off: dict[str, int] = {}
+        for name, dt in cols:
+            self.col_off[name] = off
+            off += _align(self.nslots * dt.itemsize)
+        self.size = off
+
+
+class FixedBucket(Bucket):
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self._layouts: dict[int, _FixedLayout] = {}
+        self._lohi: dict[int, list[int]] = {}  # year -> [lo slot, hi slot) ever written
+
+    def layout(self, y: int) -> _FixedLayout:
+        lay = self._layouts.get(y)
+        if lay is None:
+            lay = self._layouts[y] = _FixedLayout(y, self.tf, self.cols)
+        return lay
+
+    def _open(self, y: int, create: bool) -> int:
+        path = self.year_path(y)
+        if not create:
+            return os.open(path, os.O_RDONLY)
+        try:
+            return os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            pass
+        lay = self.layout(y)
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.ftruncate(fd, lay.size)  # sparse: unwritten slots are holes and read as empty
+        os.pwrite(fd, _FIX_HDR.pack(_FIX_MAGIC, 1, 0, y, self.tf, lay.nslots, lay.nslots, 0), 0)
+        os.rename(tmp, path)
+        self._lohi[y] = [lay.nslots, 0]
+        self._add_year(y)
+        return fd
+
+    def lohi(self, y: int, fd: int | None = None) -> list[int]:
+        st = self._lohi.get(y)
+        if st is None:
+            own = fd is None
+            if own:
+                try:
+                    fd = os.open(self.year_path(y), os.O_RDONLY)
+                except FileNotFoundError:
+                    return [0, 0]
+            try:
+                raw = os.pread(fd, _FIX_HDR.size, 0)
+            finally:
+                if own:
+                    os.close(fd)
+            magic, _v, _p, _y, tf, nslots, lo, hi = _FIX_HDR.unpack(raw)
+            if magic != _FIX_MAGIC or tf != self.tf:
+                raise errors.InternalError(f"{self.year_path(y)}: not a pgmkts fixed-length file")
+            st = self._lohi[y] = [lo, hi]
+        return st
+
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
+        e = arrays["Epoch"]  # floored, sorted, unique (see engine._prepare)
+        if not len(e):
+            return
+        yi = year_index(e)
+        cuts = [0, *(np.flatnonzero(yi[1:] != yi[:-1]) + 1).tolist(), len(e)]
+        for i, j in zip(cuts[:-1], cuts[1:], strict=False):
+            y = YEAR_MIN + int(yi[i])
+            lay = self.layout(y)
+            slots = (e[i:j] - lay.ystart) // self.tf
+            fd = self._open(y, create=True)
+            try:
+                self._write_slots(fd, lay, slots, {n: arrays[n][i:j] for n, _ in self.cols})
+                st = self.lohi(y, fd)
+                s0, s1 = int(slots[0]), int(slots[-1]) + 1
+                if s0 < st[0] or s1 > st[1]:
+                    st[0], st[1] = min(st[0], s0), max(st[1], s1)
+                    os.pwrite(fd, struct.pack("<qq", st[0], st[1]), _FIX_LOHI_OFF)
+            finally:
+                os.close(fd)
+            dirty.add(self.year_path(y))
+        self.note_written(int(e[-1]))
+
+    def _write_slots(self, fd: int, lay: _FixedLayout, slots: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        n = len(slots)
+        s0, s1 = int(slots[0]), int(slots[-1]) + 1
+        span = s1 - s0
+        if span == n:  # dense run: one pwrite per column straight from the caller's arrays
+            pwrite_all(fd, np.ones(n, np.uint8), lay.pres_off + s0)
+            for name, dt in self.cols:
+                pwrite_all(fd, cols[name], lay.col_off[name] + s0 * dt.itemsize)
+            return
+        if span <= 4 * n + 4096:  # nearly dense: read-modify-write the span
+            rel = slots - s0
+            pres = np.empty(span, np.uint8)
+            pread_into(fd, pres, lay.pres_off + s0)
+            pres[rel] = 1
+            pwrite_all(fd, pres, lay.pres_off + s0)
+            for name, dt in self.cols:
+                buf = np.empty(span, dt)
+                pread_into(fd, buf, lay.col_off[name] + s0 * dt.itemsize)
+                buf[rel] = cols[name]
+                pwrite_all(fd, buf, lay.col_off[name] + s0 * dt.itemsize)
+            return
+        # scattered: assign through a shared mapping, touching only the pages concerned
+        mm = mmap.mmap(fd, lay.size)
+        try:
+            p = np.frombuffer(mm, np.uint8, count=lay.nslots, offset=lay.pres_off)
+            p[slots] = 1
+            del p
+            for name, dt in self.cols:
+                a = np.frombuffer(mm, dt, count=lay.nslots, offset=lay.col_off[name])
+                a[slots] = cols[name]
+                del a
+        finally:
+            mm.close()
+
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
+        s, e = _sec_bounds(start_ns, end_ns)
+        removed = 0
+        for y in self._years_in(s, e):
+            lay = self.layout(y)
+            a, b = self._slot_range(lay, s, e)
+            st = self.lohi(y)
+            a, b = max(a, st[0]), min(b, st[1])
+            if a >= b:
+                continue
+            fd = self._open(y, create=True)
+            try:
+                pres = np.empty(b - a, np.uint8)
+                pread_into(fd, pres, lay.pres_off + a)
+                k = int(np.count_nonzero(pres))
+                if k:
+                    pwrite_all(fd, np.zeros(b - a, np.uint8), lay.pres_off + a)
+                    removed += k
+            finally:
+                os.close(fd)
+            dirty.add(self.year_path(y))
+        if removed:
+            self._last_known = False
+        return removed
+
+    def _slot_range(self, lay: _FixedLayout, s: int, e: int) -> tuple[int, int]:
+        a = max(0, -(-(s - lay.ystart) // self.tf))
+        b = min(lay.nslots, (e - lay.ystart) // self.tf + 1)
+        return a, b
+
+    def _present(self, fd: int, lay: _FixedLayout, a: int, b: int, need: int | None,
+                 from_end: bool) -> np.ndarray:
+        """Slot numbers in [a, b) holding a record; at most `need` from the chosen end."""
+        if need is None or b - a <= max(65536, 4 * need):
+            pres = np.empty(b - a, np.uint8)
+            pread_into(fd, pres, lay.pres_off + a)
+            nz = np.flatnonzero(pres) + a
+            if need is not None and len(nz) > need:
+                nz = nz[len(nz) - need:] if from_end else nz[:need]
+            return nz
+        chunk = max(65536, 4 * need)
+        found: list[np.ndarray] = []
+        got = 0
+        pos = b if from_end else a
+        while got < need and (pos > a if from_end else pos < b):
+            lo, hi = (max(a, pos - chunk), pos) if from_end else (pos, min(b, pos + chunk))
+            pres = np.empty(hi - lo, np.uint8)
+            pread_into(fd, pres, lay.pres_off + lo)
+            nz = np.flatnonzero(pres) + lo
+            found.append(nz)
+            got += len(nz)
+            pos = lo if from_end else hi
+        if from_end:
+            found.reverse()
+        nz = np.concatenate(found) if found else np.empty(0, np.int64)
+        if len(nz) > need:
+            nz = nz[len(nz) - need:] if from_end else nz[:need]
+        return nz
+
+    def read(self, start_ns: int | None, end_ns: int | None, *, columns: Sequence[str] | None = None,
+             limit: int | None = None, from_end: bool = False) -> dict[str, np.ndarray]:
+        proj = self._projection(columns)
+        s, e = _sec_bounds(start_ns, end_ns)
+        need = None if limit is None else max(0, int(limit))
+        parts: list[tuple[_FixedLayout, np.ndarray, int]] = []  # layout, slots, fd
+        fds: list[int] = []
+        try:
+            years = self._years_in(s, e) if s <= e else []
+            for y in (reversed(years) if from_end else years):
+                if need is not None and need <= 0:
+                    break
+                lay = self.layout(y)
+                a, b = self._slot_range(lay, s, e)
+                try:
+                    fd = os.open(self.year_path(y), os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                fds.append(fd)
+                st = self.lohi(y, fd)
+                a, b = max(a, st[0]), min(b, st[1])
+                if a >= b:
+                    continue
+                slots = self._present(fd, lay, a, b, need, from_end)
+                if not len(slots):
+                    continue
+                parts.append((lay, slots, fd))
+                if need is not None:
+                    need -= len(slots)
+            if from_end:
+                parts.reverse()
+            out: dict[str, list[np.ndarray]] = {"Epoch": []}
+            for name, _ in proj:
+                out[name] = []
+            for lay, slots, fd in parts:
+                out["Epoch"].append(lay.ystart + slots.astype(np.int64) * self.tf)
+                s0, s1 = int(slots[0]), int(slots[-1]) + 1
+                dense = s1 - s0 == len(slots)
+                for name, dt in proj:
+                    buf = np.empty(s1 - s0, dt)
+                    pread_into(fd, buf, lay.col_off[name] + s0 * dt.itemsize)
+                    out[name].append(buf if dense else buf[slots - s0])
+        finally:
+            for fd in fds:
+                os.close(fd)
+        res: dict[str, np.ndarray] = {}
+        res["Epoch"] = _cat(out["Epoch"], np.dtype(np.int64))
+        for name, dt in proj:
+            res[name] = _cat(out[name], dt)
+        return res
+
+
+def _cat(parts: list[np.ndarray], dt: np.dtype) -> np.ndarray:
+    if not parts:
+        return np.empty(0, dt)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts)
+
+
+# ================================================================================================
+# Variable-length buckets
+# ================================================================================================
+class VariableBucket(Bucket):
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.rec = np.dtype([("Epoch", "<i8"), ("Nanoseconds", "<i4"), *[(n, dt) for n, dt in self.cols]])
+        self._state: dict[int, list[int]] = {}  # year -> [nrows, applied lsn]
+
+    def state(self, y: int, fd: int | None = None) -> list[int]:
+        st = self._state.get(y)
+        if st is None:
+            own = fd is None
+            if own:
+                try:
+                    fd = os.open(self.year_path(y), os.O_RDONLY)
+                except FileNotFoundError:
+                    return [0, 0]
+            try:
+                raw = os.pread(fd, _VAR_HDR.size, 0)
+            finally:
+                if own:
+                    os.close(fd)
+            magic, _v, recsize, nrows, lsn = _VAR_HDR.unpack(raw)
+            if magic != _VAR_MAGIC or recsize != self.rec.itemsize:
+                raise errors.InternalError(f"{self.year_path(y)}: not a pgmkts variable-length file")
+            st = self._state[y] = [nrows, lsn]
+        return st
+
+    def _open_rw(self, y: int) -> int:
+        path = self.year_path(y)
+        try:
+            return os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            pass
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.pwrite(fd, _VAR_HDR.pack(_VAR_MAGIC, 1, self.rec.itemsize, 0, 0).ljust(HDR, b"\0"), 0)
+        os.rename(tmp, path)
+        self._state[y] = [0, 0]
+        self._add_year(y)
+        return fd
+
+    def _set_state(self, fd: int, y: int, nrows: int, lsn: int) -> None:
+        os.pwrite(fd, struct.pack("<qq", nrows, lsn), _VAR_STATE_OFF)
+        self._state[y] = [nrows, lsn]
+
+    def _map(self, fd: int, nrows: int) -> np.ndarray:
+        if not nrows:
+            return np.empty(0, self.rec)
+        mm = mmap.mmap(fd, HDR + nrows * self.rec.itemsize, prot=mmap.PROT_READ)
+        return np.frombuffer(mm, self.rec, count=nrows, offset=HDR)
+
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
+        e = arrays["Epoch"]  # sorted by (Epoch, Nanoseconds), see engine._prepare
+        if not len(e):
+            return
+        yi = year_index(e)
+        cuts = [0, *(np.flatnonzero(yi[1:] != yi[:-1]) + 1).tolist(), len(e)]
+        for i, j in zip(cuts[:-1], cuts[1:], strict=False):
+            y = YEAR_MIN + int(yi[i])
+            fd = self._open_rw(y)
+            try:
+                nrows, applied = self.state(y, fd)
+                if lsn and lsn <= applied:
+                    continue  # replay of a frame already in this file: keep it exactly once
+                recs = np.empty(j - i, self.rec)
+                for name in self.rec.names:
+                    recs[name] = arrays[name][i:j]
+                self._insert(fd, y, nrows, recs, lsn)
+            finally:
+                os.close(fd)
+            dirty.add(self.year_path(y))
+        self.note_written(int(e[-1]))
+
+    def _insert(self, fd: int, y: int, nrows: int, recs: np.ndarray, lsn: int) -> None:
+        rs = self.rec.itemsize
+        first = _key(int(recs["Epoch"][0]), int(recs["Nanoseconds"][0]))
+        if nrows:
+            old = self._map(fd, nrows)
+            last = _key(int(old["Epoch"][-1]), int(old["Nanoseconds"][-1]))
+        if not nrows or first >= last:  # the common case: pure append
+            pwrite_all(fd, recs, HDR + nrows * rs)
+            self._set_state(fd, y, nrows + len(recs), lsn)
+            return
+        pos = _bisect(old, first, right=True)  # equal times: existing rows stay first (stable)
+        tail = np.array(old[pos:])
+        del old
+        undo = self._write_undo(y, pos, nrows, tail)
+        both = np.concatenate([tail, recs])
+        keys = both["Epoch"] * NS + both["Nanoseconds"]
+        merged = both[np.argsort(keys, kind="stable")]
+        pwrite_all(fd, merged, HDR + pos * rs)
+        self._set_state(fd, y, nrows + len(recs), lsn)
+        os.unlink(undo)
+
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
+        s, e = _sec_bounds(start_ns, end_ns)
+        lo_key = _key(EPOCH_MIN, 0) if start_ns is None else max(int(start_ns), _key(EPOCH_MIN, 0))
+        hi_key = _key(EPOCH_MAX, NS - 1) if end_ns is None else min(int(end_ns), _key(EPOCH_MAX, NS - 1))
+        removed = 0
+        for y in self._years_in(s - 1, e + 1):
+            fd = self._open_rw(y)
+            try:
+                nrows, applied = self.state(y, fd)
+                if lsn and lsn <= applied:
+                    continue
+                old = self._map(fd, nrows)
+                lo = _bisect(old, lo_key, right=False)
+                hi = _bisect(old, hi_key, right=True)
+                if hi > lo:
+                    keep_tail = np.array(old[hi:])
+                    undo = self._write_undo(y, lo, nrows, np.array(old[lo:]))
+                    del old
+                    pwrite_all(fd, keep_tail, HDR + lo * self.rec.itemsize)
+                    self._set_state(fd, y, nrows - (hi - lo), lsn)
+                    os.ftruncate(fd, HDR + (nrows - (hi - lo)) * self.rec.itemsize)
+                    os.unlink(undo)
+                    removed += hi - lo
+                else:
+                    del old
+                    self._set_state(fd, y, nrows, lsn)
+            finally:
+                os.close(fd)
+            dirty.add(self.year_path(y))
+        if removed:
+            self._last_known = False
+        return removed
+
+    def _write_undo(self, y: int, pos: int, nrows: int, tail: np.ndarray) -> str:
+        """Save rows [pos, nrows) before rewriting them in place; see `restore_undo`."""
+        st = self._state[y]
+        head = json.dumps({"path": os.path.relpath(self.year_path(y), self.root), "pos": pos,
+                           "nrows": nrows, "lsn": st[1], "recsize": self.rec.itemsize}).encode()
+        body = _u8(tail).tobytes() if len(tail) else b""
+        raw = _UNDO_HEAD.pack(_UNDO_MAGIC, len(head)) + head + body
+        raw += struct.pack("<I", zlib.crc32(raw))
+        path = os.path.join(self.undo_dir, f"undo.{threading.get_ident()}.{id(self)}")
+        with open(path, "wb") as f:
+            f.write(raw)
+        return path
+
+    def read(self, start_ns: int | None, end_ns: int | None, *, columns: Sequence[str] | None = None,
+             limit: int | None = None, from_end: bool = False) -> dict[str, np.ndarray]:
+        proj = self._projection(columns)
+        s, e = _sec_bounds(start_ns, end_ns)
+        lo_key = _key(s, 0) if start_ns is None else max(int(start_ns), _key(EPOCH_MIN, 0))
+        hi_key = _key(e, NS - 1) if end_ns is None else min(int(end_ns), _key(EPOCH_MAX, NS - 1))
+        need = None if limit is None else max(0, int(limit))
+        names = ["Epoch", *[n for n, _ in proj], "Nanoseconds"]
+        out: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        years = self._years_in(s, e) if lo_key <= hi_key else []
+        for y in (reversed(years) if from_end else years):
+            if need is not None and need <= 0:
+                break
+            try:
+                fd = os.open(self.year_path(y), os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                nrows = self.state(y, fd)[0]
+                recs = self._map(fd, nrows)
+            finally:
+                os.close(fd)
+            lo = _bisect(recs, lo_key, right=False)
+            hi = _bisect(recs, hi_key, right=True)
+            if need is not None and hi - lo > need:
+                lo, hi = (hi - need, hi) if from_end else (lo, lo + need)
+            if hi <= lo:
+                continue
+            block = np.array(recs[lo:hi])  # one copy out of the mapping, then columns
+            del recs
+            for n in names:
+                out[n].append(np.ascontiguousarray(block[n]))
+            if need is not None:
+                need -= hi - lo
+        if from_end:
+            for n in names:
+                out[n].reverse()
+        dts = {"Epoch": np.dtype(np.int64), "Nanoseconds": np.dtype(np.int32), **dict(proj)}
+        return {n: _cat(out[n], dts[n]) for n in names}
+
+
+def _key(epoch: int, nanos: int) -> int:
+    return epoch * NS + nanos
+
+
+def _bisect(recs: np.ndarray, key: int, *, right: bool) -> int:
+    """Binary search on the (Epoch, Nanoseconds) order without copying the key columns."""
+    ep = recs["Epoch"]
+    ns = recs["Nanoseconds"]
+    lo, hi = 0, len(recs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        k = int(ep[mid]) * NS + int(ns[mid])
+        if k < key or (right and k == key):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def restore_undo(root: str, undo_dir: str) -> int:
+    """Put back rows saved before an interrupted in-place rewrite; returns files restored."""
+    n = 0
+    for entry in list(os.scandir(undo_dir)):
+        if not entry.name.startswith("undo."):
+            continue
+        try:
+            with open(entry.path, "rb") as f:
+                raw = f.read()
+            ok = len(raw) >= _UNDO_HEAD.size + 4 and \
+                struct.unpack("<I", raw[-4:])[0] == zlib.crc32(raw[:-4])
+            if ok:
+                magic, hlen = _UNDO_HEAD.unpack_from(raw, 0)
+                head = json.loads(raw[_UNDO_HEAD.size:_UNDO_HEAD.size + hlen])
+                body = raw[_UNDO_HEAD.size + hlen:-4]
+                path = os.path.join(root, head["path"])
+                if os.path.commonpath([os.path.abspath(root), os.path.abspath(path)]) != os.path.abspath(root):
+                    raise ValueError("undo path outside root")
+                if os.path.exists(path):
+                    fd = os.open(path, os.O_RDWR)
+                    try:
+                        off = HDR + head["pos"] * head["recsize"]
+                        pwrite_all(fd, body, off)
+                        os.pwrite(fd, struct.pack("<qq", head["nrows"], head["lsn"]), _VAR_STATE_OFF)
+                        os.ftruncate(fd, HDR + head["nrows"] * head["recsize"])
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
+                    n += 1
+            # an incomplete undo file means the data file was not touched yet
+        except (OSError, ValueError, KeyError, struct.error):
+            pass
+        os.unlink(entry.path)
+    return n

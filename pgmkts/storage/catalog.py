@@ -1,0 +1,157 @@
+"""Column types, BucketInfo, bucket meta files and the start-up catalog scan.
+
+Each bucket directory `root/SYMBOL/TIMEFRAME/ATTRGROUP/` holds `meta.json` (the schema) and
+one data file per UTC calendar year. The catalog is rebuilt at start-up with `os.scandir`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from pgmkts import errors
+from pgmkts.storage.names import TBK, validate_part
+
+log = logging.getLogger("pgmkts.storage.catalog")
+
+META = "meta.json"
+META_FORMAT = 1
+
+# Public type code -> numpy dtype (little-endian, as MarketStore stores them).
+TYPE_CODES: dict[str, np.dtype] = {
+    "i1": np.dtype("<i1"), "i2": np.dtype("<i2"), "i4": np.dtype("<i4"), "i8": np.dtype("<i8"),
+    "u1": np.dtype("<u1"), "u2": np.dtype("<u2"), "u4": np.dtype("<u4"), "u8": np.dtype("<u8"),
+    "f4": np.dtype("<f4"), "f8": np.dtype("<f8"), "bool": np.dtype("?"), "U16": np.dtype("<U16"),
+}
+_ALIASES = {
+    "int8": "i1", "int16": "i2", "int32": "i4", "int64": "i8", "uint8": "u1", "uint16": "u2",
+    "uint32": "u4", "uint64": "u8", "float32": "f4", "float64": "f8", "b1": "bool", "?": "bool",
+    "<U16": "U16", "string": "U16", "str": "U16",
+}
+
+
+def type_code(code: str) -> str:
+    """Normalise a user-supplied type name ('float32', '<f4', 'f4', 'U16') to a code."""
+    if not isinstance(code, str):
+        raise errors.InvalidParameterValue(f"invalid column type {code!r}")
+    c = code.strip()
+    c = _ALIASES.get(c, _ALIASES.get(c.lower(), c))
+    if c.startswith(("<", "=", "|")) and c[1:] in TYPE_CODES:
+        c = c[1:]
+    if c not in TYPE_CODES:
+        raise errors.InvalidParameterValue(
+            f"unsupported column type {code!r} (supported: {', '.join(TYPE_CODES)})")
+    return c
+
+
+def code_for_array(name: str, a: np.ndarray) -> str:
+    """The column type a first write creates for an array (auto-create, 'Created By Writer')."""
+    k = a.dtype.kind
+    if k in "iu":
+        return f"{k}{a.dtype.itemsize}"
+    if k == "f":
+        return "f8" if a.dtype.itemsize >= 8 else "f4"
+    if k == "b":
+        return "bool"
+    if k in "USO":
+        return "U16"
+    raise errors.InvalidParameterValue(f"column {name!r}: unsupported data type {a.dtype}")
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    tbk: str
+    symbol: str
+    timeframe: str
+    attrgroup: str
+    tf_seconds: int
+    variable_length: bool
+    # (name, dtype code): Epoch ('i8') first; for variable buckets Nanoseconds ('i4') last.
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def data_columns(self) -> tuple[tuple[str, str], ...]:
+        """Columns as stored, without Epoch and (variable) Nanoseconds."""
+        cols = self.columns[1:]
+        return cols[:-1] if self.variable_length else cols
+
+
+def make_info(tbk: TBK, tf_seconds: int, variable: bool, data_cols: list[tuple[str, str]]) -> BucketInfo:
+    cols = [("Epoch", "i8"), *[(n, type_code(t)) for n, t in data_cols]]
+    if variable:
+        cols.append(("Nanoseconds", "i4"))
+    return BucketInfo(str(tbk), tbk.symbol, tbk.timeframe, tbk.attrgroup, tf_seconds, bool(variable),
+                      tuple(cols))
+
+
+def validate_columns(data_cols: list[tuple[str, str]], variable: bool) -> list[tuple[str, str]]:
+    """Check a schema (excluding Epoch/Nanoseconds): names unique and safe, types known."""
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for item in data_cols:
+        try:
+            name, code = item
+        except (TypeError, ValueError) as exc:
+            raise errors.InvalidParameterValue(f"invalid column spec {item!r}") from exc
+        if not isinstance(name, str) or not name or len(name) > 63 or "\x00" in name:
+            raise errors.InvalidParameterValue(f"invalid column name {name!r}")
+        if name == "Epoch" or (variable and name == "Nanoseconds"):
+            raise errors.InvalidParameterValue(f"column {name!r} is implicit and must not be listed")
+        if name in seen:
+            raise errors.InvalidParameterValue(f"duplicate column name {name!r}")
+        seen.add(name)
+        out.append((name, type_code(code)))
+    if len(out) > 1024:
+        raise errors.ProgramLimitExceeded("a bucket can have at most 1024 columns")
+    return out
+
+
+def write_meta(path: str, info: BucketInfo) -> None:
+    meta = {
+        "format": META_FORMAT,
+        "tbk": info.tbk,
+        "timeframe": info.timeframe,
+        "tf_seconds": info.tf_seconds,
+        "variable_length": info.variable_length,
+        "columns": [list(c) for c in info.data_columns],
+    }
+    tmp = os.path.join(path, META + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(meta, f)
+    os.replace(tmp, os.path.join(path, META))
+
+
+def read_meta(path: str, tbk: TBK) -> BucketInfo:
+    with open(os.path.join(path, META)) as f:
+        meta = json.load(f)
+    return make_info(tbk, int(meta["tf_seconds"]), bool(meta["variable_length"]),
+                     [(n, t) for n, t in meta["columns"]])
+
+
+def scan(root: str) -> list[BucketInfo]:
+    """Walk root/SYMBOL/TIMEFRAME/ATTRGROUP/meta.json; skip (and log) anything odd."""
+    out: list[BucketInfo] = []
+    with os.scandir(root) as syms:
+        sym_entries = [e for e in syms if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    for s in sym_entries:
+        with os.scandir(s.path) as tfs:
+            tf_entries = [e for e in tfs if e.is_dir(follow_symlinks=False)]
+        for t in tf_entries:
+            with os.scandir(t.path) as ags:
+                ag_entries = [e for e in ags if e.is_dir(follow_symlinks=False)]
+            for a in ag_entries:
+                try:
+                    validate_part(s.name)
+                    tbk = TBK.of(s.name, t.name, a.name)
+                    if tbk.timeframe != t.name:
+                        raise errors.InvalidName(f"non-canonical timeframe directory {t.name!r}")
+                    out.append(read_meta(a.path, tbk))
+                except FileNotFoundError:
+                    continue  # a directory without meta.json: not a bucket (e.g. half-destroyed)
+                except (errors.PgmktsError, OSError, ValueError, KeyError, TypeError) as exc:
+                    log.warning("skipping %s: %s", a.path, exc)
+    return out

@@ -1,0 +1,632 @@
+"""The storage engine: catalog, write path (validate -> WAL -> fsync -> apply -> publish), reads.
+
+Write path. Under the writer lock a batch is validated and normalised (coerced to the bucket's
+types, epochs floored, fixed-bucket duplicates resolved last-write-wins, variable rows sorted)
+and appended to the WAL as one frame. Outside the lock the committer waits for the group
+fsync, then applies frames strictly in LSN order, each under the write side of its buckets'
+RW locks, so readers (read side) see a batch whole or not at all and never wait on fsync.
+Subscribers are called after the apply, in commit order, outside every storage lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pgmkts import errors
+from pgmkts.storage import wal as walmod
+from pgmkts.storage.bucket import (
+    EPOCH_MAX,
+    EPOCH_MIN,
+    NS,
+    YEAR_STARTS,
+    Bucket,
+    FixedBucket,
+    VariableBucket,
+    restore_undo,
+    year_index,
+)
+from pgmkts.storage.catalog import (
+    TYPE_CODES,
+    BucketInfo,
+    code_for_array,
+    make_info,
+    scan,
+    validate_columns,
+)
+from pgmkts.storage.names import TBK
+from pgmkts.storage.timeframe import timeframe_seconds
+
+log = logging.getLogger("pgmkts.storage")
+
+Subscriber = Callable[[str, dict[str, np.ndarray]], None]
+
+
+class _Prepared:
+    """One normalised write batch, ready for the WAL and the apply."""
+
+    __slots__ = ("info", "create", "arrays", "nrows")
+
+    def __init__(self, info: BucketInfo, create: bool, arrays: dict[str, np.ndarray], nrows: int):
+        self.info = info
+        self.create = create
+        self.arrays = arrays  # Epoch, data columns, [Nanoseconds]; contiguous, bucket dtypes
+        self.nrows = nrows  # rows the caller sent
+
+
+class Engine:
+    """Thread-safe storage engine over one data directory. See docs/INTERFACES.md."""
+
+    def __init__(self, root: str | Path, *, wal_sync: str = "commit", wal_sync_interval_ms: int = 10,
+                 wal_rotate_interval: float = 5.0, timezone: str = "UTC") -> None:
+        if wal_sync not in ("commit", "interval"):
+            raise errors.InvalidParameterValue(f"wal_sync must be 'commit' or 'interval', not {wal_sync!r}")
+        self.root = os.path.abspath(root)
+        self.timezone = timezone  # storage is always UTC; kept for callers' display settings
+        self.wal_sync = wal_sync
+        self.wal_sync_interval = max(1, int(wal_sync_interval_ms)) / 1000.0
+        self.wal_rotate_interval = float(wal_rotate_interval)
+        self.wal_dir = os.path.join(self.root, ".wal")
+        os.makedirs(self.wal_dir, exist_ok=True)
+        self._lockfd = os.open(os.path.join(self.wal_dir, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._lockfd)
+            raise errors.InternalError(f"data directory {self.root} is in use by another engine") from exc
+
+        self._wlock = threading.Lock()  # the single writer: validation, LSN order, WAL append
+        self._apply_cv = threading.Condition(threading.Lock())
+        self._ckpt_lock = threading.Lock()
+        self._cat_lock = threading.Lock()
+        self._buckets: dict[str, Bucket] = {}  # published (readers)
+        self._wcat: dict[str, BucketInfo] = {}  # writer's view, ahead of apply
+        self._dirty: set[str] = set()
+        self._subs: list[Subscriber] = []
+        self._broken: BaseException | None = None
+        self._closed = False
+        self._stop = threading.Event()
+
+        t0 = time.perf_counter()
+        restored = restore_undo(self.root, self.wal_dir)
+        if restored:
+            log.warning("restored %d variable-length files from undo records", restored)
+        for info in scan(self.root):
+            self._buckets[info.tbk] = self._new_bucket(info)
+            self._wcat[info.tbk] = info
+        last = self._replay()
+        self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=wal_sync)
+        self._applied_lsn = last
+        self._checkpoint_locked_all()
+        log.info("storage open: %d buckets, WAL replayed to LSN %d in %.3fs", len(self._buckets), last,
+                 time.perf_counter() - t0)
+
+        self._threads: list[threading.Thread] = []
+        if self.wal_rotate_interval > 0:
+            self._spawn(self._checkpoint_loop, "pgmkts-checkpoint")
+        if wal_sync == "interval":
+            self._spawn(self._sync_loop, "pgmkts-walsync")
+
+    # ------------------------------------------------------------------ lifecycle
+    def _spawn(self, fn: Callable[[], None], name: str) -> None:
+        t = threading.Thread(target=fn, name=name, daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        try:
+            with self._wlock:
+                self._closed = True
+                if self._broken is None:
+                    self._checkpoint_locked()
+                self.wal.close()
+        finally:
+            fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+            os.close(self._lockfd)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.wal_sync_interval):
+            try:
+                self.wal.sync_all()
+            except OSError as exc:  # pragma: no cover - disk failure
+                log.error("WAL fsync failed: %s", exc)
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self.wal_rotate_interval * 60.0):
+            try:
+                self.checkpoint()
+            except Exception:  # pragma: no cover - keep the thread alive, log loudly
+                log.exception("checkpoint failed")
+
+    # ------------------------------------------------------------------ catalog
+    def _new_bucket(self, info: BucketInfo) -> Bucket:
+        cls = VariableBucket if info.variable_length else FixedBucket
+        return cls(self.root, TBK.parse(info.tbk).path(self.root), info, self.wal_dir)
+
+    def info(self, tbk: str) -> BucketInfo | None:
+        b = self._buckets.get(_key(tbk))
+        return b.info if b is not None else None
+
+    def buckets(self) -> list[BucketInfo]:
+        with self._cat_lock:
+            infos = [b.info for b in self._buckets.values()]
+        return sorted(infos, key=lambda i: i.tbk)
+
+    def _bucket(self, tbk: str) -> Bucket:
+        key = _key(tbk)
+        b = self._buckets.get(key)
+        if b is None:
+            raise errors.BucketNotFound(f"bucket {key} does not exist")
+        return b
+
+    def last_epoch(self, tbk: str) -> int | None:
+        b = self._bucket(tbk)
+        b.lock.acquire_read()
+        try:
+            return b.last_epoch()
+        finally:
+            b.lock.release_read()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        with self._cat_lock:
+            self._subs = [*self._subs, fn]
+
+        def unsubscribe() -> None:
+            with self._cat_lock:
+                self._subs = [s for s in self._subs if s is not fn]
+        return unsubscribe
+
+    # ------------------------------------------------------------------ reads
+    def read(self, tbk: str, start_ns: int | None = None, end_ns: int | None = None, *,
+             columns: Sequence[str] | None = None, limit: int | None = None,
+             from_end: bool = False) -> dict[str, np.ndarray]:
+        b = self._bucket(tbk)
+        b.lock.acquire_read()
+        try:
+            if b.dropped:
+                raise errors.BucketNotFound(f"bucket {b.info.tbk} does not exist")
+            return b.read(start_ns, end_ns, columns=columns, limit=limit, from_end=from_end)
+        finally:
+            b.lock.release_read()
+
+    def read_many(self, tbks: Sequence[str], start_ns: int | None = None, end_ns: int | None = None, *,
+                  columns: Sequence[str] | None = None, limit: int | None = None,
+                  from_end: bool = False) -> dict[str, dict[str, np.ndarray]]:
+        bs = sorted({b.info.tbk: b for b in (self._bucket(t) for t in tbks)}.items())
+        for _, b in bs:  # all read locks at once (in name order): one consistent snapshot
+            b.lock.acquire_read()
+        try:
+            out = {}
+            for key, b in bs:
+                if b.dropped:
+                    raise errors.BucketNotFound(f"bucket {key} does not exist")
+                out[key] = b.read(start_ns, end_ns, columns=columns, limit=limit, from_end=from_end)
+        finally:
+            for _, b in bs:
+                b.lock.release_read()
+        # answer under the names the caller used, as well as canonical ones
+        return {t: out[_key(t)] for t in tbks} if all(_key(t) in out for t in tbks) else out
+
+    # ------------------------------------------------------------------ writes
+    def create(self, tbk: str, columns: list[tuple[str, str]], variable_length: bool = False) -> BucketInfo:
+        t = TBK.parse(tbk)
+        tf = timeframe_seconds(t.timeframe)
+        cols = validate_columns(list(columns), bool(variable_length))
+        info = make_info(t, tf, bool(variable_length), cols)
+        with self._wlock:
+            self._check_writable()
+            old = self._wcat.get(info.tbk)
+            if old is not None:
+                if old == info:
+                    return old
+                raise errors.DuplicateTable(f"bucket {info.tbk} already exists with another schema",
+                                            detail=f"existing columns: {_fmt_cols(old.columns)}")
+            lsn = self.wal.append(walmod.KIND_CREATE, _info_header(info))
+            self._wcat[info.tbk] = info
+        self._commit(lsn, lambda: self._apply_create(info, True), [])
+        return info
+
+    def write(self, tbk: str, data: Mapping[str, np.ndarray], *, variable_length: bool | None = None) -> int:
+        return self.write_many([(tbk, data, variable_length)])
+
+    def write_many(self, batches: Sequence[tuple[str, Mapping[str, np.ndarray], bool | None]]) -> int:
+        if not batches:
+            return 0
+        with self._wlock:
+            self._check_writable()
+            overlay: dict[str, BucketInfo] = {}
+            preps = [self._prepare(t, d, v, overlay) for t, d, v in batches]
+            header, bufs = _encode_batches(preps)
+            lsn = self.wal.append(walmod.KIND_WRITE, header, bufs)
+            self._wcat.update(overlay)
+
+        def apply() -> None:
+            self._apply_writes(preps, lsn)
+
+        events = [(p.info.tbk, p.arrays) for p in preps]
+        self._commit(lsn, apply, events)
+        return sum(p.nrows for p in preps)
+
+    def delete(self, tbk: str, start_ns: int | None, end_ns: int | None) -> int:
+        key = _key(tbk)
+        start_ns = None if start_ns is None else int(start_ns)
+        end_ns = None if end_ns is None else int(end_ns)
+        with self._wlock:
+            self._check_writable()
+            if key not in self._wcat:
+                raise errors.BucketNotFound(f"bucket {key} does not exist")
+            lsn = self.wal.append(walmod.KIND_DELETE, {"tbk": key, "start": start_ns, "end": end_ns})
+        box = [0]
+
+        def apply() -> None:
+            box[0] = self._apply_delete(key, start_ns, end_ns, lsn)
+        self._commit(lsn, apply, [])
+        return box[0]
+
+    def destroy(self, tbk: str) -> None:
+        key = _key(tbk)
+        with self._wlock:
+            self._check_writable()
+            if key not in self._wcat:
+                raise errors.BucketNotFound(f"bucket {key} does not exist")
+            lsn = self.wal.append(walmod.KIND_DESTROY, {"tbk": key})
+            del self._wcat[key]
+        self._commit(lsn, lambda: self._apply_destroy(key), [])
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise errors.AdminShutdown("storage engine is closed")
+        if self._broken is not None:
+            raise errors.InternalError(f"storage engine stopped after an I/O error: {self._broken}")
+
+    def _commit(self, lsn: int, apply: Callable[[], None], events: list) -> None:
+        """Durability (group commit), then the apply in LSN order, then subscribers."""
+        try:
+            if self.wal_sync == "commit":
+                self.wal.sync_upto(lsn)
+        except OSError as exc:
+            self._broken = exc
+            # a later frame may not be applied before this one: release the turn anyway
+        with self._apply_cv:
+            while self._applied_lsn != lsn - 1:
+                self._apply_cv.wait()
+        try:
+            if self._broken is not None:
+                raise errors.InternalError(f"write not applied: storage stopped after an error: {self._broken}")
+            apply()
+        except errors.PgmktsError:
+            raise
+        except BaseException as exc:
+            self._broken = exc
+            log.exception("apply of LSN %d failed; the engine refuses writes until restart", lsn)
+            raise errors.InternalError(f"write failed: {exc}") from exc
+        finally:
+            with self._apply_cv:
+                self._applied_lsn = lsn
+                self._apply_cv.notify_all()
+        for tbk, arrays in events:
+            for fn in self._subs:
+                try:
+                    fn(tbk, arrays)
+                except Exception:
+                    log.exception("commit subscriber %r failed", fn)
+
+    # ------------------------------------------------------------------ prepare (validation)
+    def _prepare(self, tbk: str, data: Mapping[str, np.ndarray], variable: bool | None,
+                 overlay: dict[str, BucketInfo]) -> _Prepared:
+        t = TBK.parse(tbk)
+        key = str(t)
+        if not isinstance(data, Mapping):
+            raise errors.InvalidParameterValue("write data must be a mapping of column name to array")
+        arrays: dict[str, np.ndarray] = {}
+        n = -1
+        for name, v in data.items():
+            if not isinstance(name, str):
+                raise errors.InvalidParameterValue(f"column names must be strings, not {name!r}")
+            a = np.asarray(v)
+            if a.ndim != 1:
+                raise errors.InvalidParameterValue(f"column {name!r} must be one-dimensional")
+            if n >= 0 and len(a) != n:
+                raise errors.InvalidParameterValue(
+                    f"columns have different lengths ({name!r} has {len(a)}, expected {n})")
+            n = len(a)
+            arrays[name] = a
+        if "Epoch" not in arrays:
+            raise errors.SchemaMismatch("unable to match data columns: 'Epoch' is missing")
+        info = overlay.get(key) or self._wcat.get(key)
+        create = False
+        if info is None:
+            var = bool(variable)
+            skip = {"Epoch", "Nanoseconds"} if var else {"Epoch"}
+            cols = validate_columns([(c, code_for_array(c, a)) for c, a in arrays.items() if c not in skip], var)
+            info = make_info(t, timeframe_seconds(t.timeframe), var, cols)
+            create = True
+            overlay[key] = info
+        var = info.variable_length
+        expected = [c for c, _ in info.data_columns]
+        given = [c for c in arrays if c != "Epoch" and not (var and c == "Nanoseconds")]
+        if set(given) != set(expected):
+            raise errors.SchemaMismatch(
+                f"unable to match data columns for {key}: expected {['Epoch', *expected]}, "
+                f"got {list(arrays)}")
+        epoch = _coerce_epoch(arrays["Epoch"])
+        out: dict[str, np.ndarray] = {}
+        for c, code in info.data_columns:
+            out[c] = _coerce(c, arrays[c], TYPE_CODES[code])
+        if n == 0:
+            out["Epoch"] = epoch
+            if var:
+                out["Nanoseconds"] = np.zeros(0, np.int32)
+            return _Prepared(info, create, out, 0)
+        lo, hi = int(epoch.min()), int(epoch.max())
+        if lo < EPOCH_MIN or hi > EPOCH_MAX:
+            raise errors.DatetimeFieldOverflow(
+                f"Epoch out of range: storable years are 1678..2261 (got {lo}..{hi})")
+        if var:
+            if "Nanoseconds" in arrays:
+                nanos = _coerce("Nanoseconds", arrays["Nanoseconds"], np.dtype(np.int32))
+                if int(nanos.min()) < 0 or int(nanos.max()) >= NS:
+                    raise errors.InvalidParameterValue("Nanoseconds must be in 0..999999999")
+            else:
+                nanos = np.zeros(n, np.int32)
+            keys = epoch * NS + nanos
+            if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
+                order = np.argsort(keys, kind="stable")  # stable: equal times keep batch order
+                epoch, nanos = epoch[order], nanos[order]
+                out = {c: a[order] for c, a in out.items()}
+            out["Nanoseconds"] = nanos
+            arranged = {"Epoch": epoch, **out}
+        else:
+            # floor to the timeframe, counted from each UTC year's start (MarketStore's slots)
+            tf = info.tf_seconds
+            ylo, yhi = year_index(np.array([lo, hi]))
+            ys = YEAR_STARTS[ylo] if ylo == yhi else YEAR_STARTS[year_index(epoch)]
+            epoch = ys + (epoch - ys) // tf * tf
+            if n > 1 and not bool(np.all(epoch[1:] > epoch[:-1])):
+                order = np.argsort(epoch, kind="stable")
+                se = epoch[order]
+                last = np.ones(n, bool)
+                last[:-1] = se[1:] != se[:-1]  # the last occurrence of each slot wins
+                keep = order[last]
+                epoch = epoch[keep]
+                out = {c: a[keep] for c, a in out.items()}
+            arranged = {"Epoch": epoch, **out}
+        arranged = {c: np.ascontiguousarray(a) for c, a in arranged.items()}
+        return _Prepared(info, create, arranged, n)
+
+    # ------------------------------------------------------------------ apply (LSN order)
+    def _lock_buckets(self, bs: list[Bucket]) -> list[Bucket]:
+        uniq = sorted({id(b): b for b in bs}.values(), key=lambda b: b.info.tbk)
+        for b in uniq:
+            b.lock.acquire_write()
+        return uniq
+
+    def _apply_create(self, info: BucketInfo, live: bool) -> Bucket:
+        """Make sure the bucket exists on disk with this schema (replay may find a later one)."""
+        b = self._buckets.get(info.tbk)
+        if b is not None and b.info == info:
+            return b
+        if b is not None:  # replay only: a destroy + re-create follows later in the WAL
+            self._apply_destroy(info.tbk)
+        nb = self._new_bucket(info)
+        nb.create_on_disk()
+        with self._cat_lock:
+            self._buckets[info.tbk] = nb
+        return nb
+
+    def _apply_writes(self, preps: list[_Prepared], lsn: int) -> None:
+        bs = [self._apply_create(p.info, True) for p in preps]
+        locked = self._lock_buckets(bs)
+        try:
+            for p, b in zip(preps, bs, strict=True):
+                b.apply_write(p.arrays, lsn, self._dirty)
+        finally:
+            for b in locked:
+                b.lock.release_write()
+
+    def _apply_delete(self, key: str, start_ns: int | None, end_ns: int | None, lsn: int) -> int:
+        b = self._buckets.get(key)
+        if b is None:
+            return 0
+        b.lock.acquire_write()
+        try:
+            return b.apply_delete(start_ns, end_ns, lsn, self._dirty)
+        finally:
+            b.lock.release_write()
+
+    def _apply_destroy(self, key: str) -> None:
+        b = self._buckets.get(key)
+        if b is None:
+            return
+        b.lock.acquire_write()
+        try:
+            with self._cat_lock:
+                self._buckets.pop(key, None)
+            b.destroy_on_disk()
+            self._dirty = {p for p in self._dirty if not p.startswith(b.dir + os.sep)}
+        finally:
+            b.lock.release_write()
+
+    # ------------------------------------------------------------------ WAL replay
+    def _replay(self) -> int:
+        ckpt = walmod.read_checkpoint(self.wal_dir)
+        last = ckpt
+        files = walmod.wal_files(self.wal_dir)
+        applied = 0
+        for idx, (_first, path) in enumerate(files):
+            lsn_before = last
+            for fr in walmod.read_frames(path, truncate_bad_tail=True):
+                if fr.lsn <= ckpt:
+                    last = max(last, fr.lsn)
+                    continue
+                if fr.lsn != last + 1 and last != ckpt:
+                    log.warning("WAL %s: LSN gap %d -> %d", path, last, fr.lsn)
+                self._replay_frame(fr)
+                last = max(last, fr.lsn)
+                applied += 1
+            if last == lsn_before and idx < len(files) - 1:
+                log.warning("WAL %s holds no frames past LSN %d", path, last)
+        if applied:
+            log.warning("replayed %d WAL frames (checkpoint LSN %d, last LSN %d)", applied, ckpt, last)
+        return last
+
+    def _replay_frame(self, fr: walmod.Frame) -> None:
+        h = fr.header
+        if fr.kind == walmod.KIND_CREATE:
+            self._apply_create(_info_from_header(h), False)
+            self._wcat[h["tbk"]] = _info_from_header(h)
+        elif fr.kind == walmod.KIND_WRITE:
+            preps = _decode_batches(h, fr.body)
+            for p in preps:
+                self._wcat[p.info.tbk] = p.info
+            self._apply_writes(preps, fr.lsn)
+        elif fr.kind == walmod.KIND_DELETE:
+            self._apply_delete(h["tbk"], h["start"], h["end"], fr.lsn)
+        elif fr.kind == walmod.KIND_DESTROY:
+            self._apply_destroy(h["tbk"])
+            self._wcat.pop(h["tbk"], None)
+        else:
+            log.error("unknown WAL frame kind %d at LSN %d; skipped", fr.kind, fr.lsn)
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> None:
+        """Flush bucket files, record the checkpoint LSN durably, rotate and delete old WAL files."""
+        with self._ckpt_lock:
+            with self._wlock:
+                if self._closed or self._broken is not None:
+                    return
+                last, olds = self.wal.rotate()
+            self._finish_checkpoint(last, olds)
+
+    def _checkpoint_locked(self) -> None:
+        with self._ckpt_lock:
+            last, olds = self.wal.rotate()
+            self._finish_checkpoint(last, olds)
+
+    def _checkpoint_locked_all(self) -> None:
+        """At open: everything replayed is applied; make it the checkpoint."""
+        self._checkpoint_locked()
+
+    def _finish_checkpoint(self, last: int, olds: list[str]) -> None:
+        with self._apply_cv:
+            while self._applied_lsn < last:
+                self._apply_cv.wait()
+        dirty, self._dirty = self._dirty, set()
+        dirs = set()
+        for p in dirty:
+            try:
+                fd = os.open(p, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            dirs.add(os.path.dirname(p))
+        for d in dirs:
+            walmod.fsync_dir(d)
+        walmod.write_checkpoint(self.wal_dir, last)
+        for p in olds:
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+
+# ---------------------------------------------------------------------- helpers
+def _key(tbk: str) -> str:
+    return str(TBK.parse(tbk))
+
+
+def _fmt_cols(cols: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{n} {t}" for n, t in cols)
+
+
+def _coerce_epoch(a: np.ndarray) -> np.ndarray:
+    k = a.dtype.kind
+    if k == "M":
+        return a.astype("datetime64[s]").astype(np.int64)
+    if k in "iu":
+        return a.astype(np.int64, copy=False)
+    if k == "f" and len(a) and bool(np.all(np.isfinite(a))) and bool(np.all(a == np.floor(a))):
+        return a.astype(np.int64)
+    if k == "f" and not len(a):
+        return a.astype(np.int64)
+    raise errors.InvalidParameterValue(f"Epoch must be integer seconds, not {a.dtype}")
+
+
+def _coerce(name: str, a: np.ndarray, dt: np.dtype) -> np.ndarray:
+    if a.dtype == dt:
+        return a
+    try:
+        if dt.kind == "U":
+            if a.dtype.kind in "US":
+                return a.astype(dt)
+            if a.dtype.kind == "O":
+                return np.array([("" if v is None else str(v)) for v in a.tolist()], dtype=dt)
+            raise TypeError
+        if a.dtype.kind in "USOMm":
+            raise TypeError
+        return a.astype(dt)
+    except (TypeError, ValueError) as exc:
+        raise errors.DatatypeMismatch(
+            f"column {name!r}: cannot store {a.dtype} values in a {dt.str.lstrip('<|')} column") from exc
+
+
+def _info_header(info: BucketInfo) -> dict:
+    return {"tbk": info.tbk, "tf": info.tf_seconds, "var": info.variable_length,
+            "cols": [list(c) for c in info.data_columns]}
+
+
+def _info_from_header(h: dict) -> BucketInfo:
+    return make_info(TBK.parse(h["tbk"]), int(h["tf"]), bool(h["var"]), [(n, t) for n, t in h["cols"]])
+
+
+def _encode_batches(preps: list[_Prepared]) -> tuple[dict, list]:
+    header = {"b": []}
+    bufs: list = []
+    for p in preps:
+        h = _info_header(p.info)
+        h["n"] = int(len(p.arrays["Epoch"]))
+        h["rows"] = p.nrows
+        h["order"] = list(p.arrays)
+        header["b"].append(h)
+        for a in p.arrays.values():
+            if len(a):
+                bufs.append(a.reshape(-1).view(np.uint8))
+    return header, bufs
+
+
+def _decode_batches(header: dict, body: memoryview) -> list[_Prepared]:
+    preps = []
+    off = 0
+    for h in header["b"]:
+        info = _info_from_header(h)
+        n = int(h["n"])
+        dts = {c: TYPE_CODES[t] for c, t in info.columns}
+        arrays = {}
+        for c in h["order"]:
+            dt = dts[c]
+            nb = n * dt.itemsize
+            arrays[c] = np.frombuffer(body, dtype=dt, count=n, offset=off) if n else np.empty(0, dt)
+            off += nb
+        preps.append(_Prepared(info, False, arrays, int(h["rows"])))
+    return preps

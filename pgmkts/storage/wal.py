@@ -1,0 +1,260 @@
+"""Write-ahead log: checksummed frames, group commit, rotation, torn-tail recovery.
+
+A WAL file `root/.wal/wal.<first LSN>` is a sequence of frames
+`[u32 payload length][u32 crc32(payload)][payload]`; a payload starts with its LSN (u64) and
+kind (u8), then a u32-length JSON header and raw column bytes. LSNs are consecutive across
+files. Durability of frames <= an LSN is obtained with `sync_upto(lsn)`: concurrent committers
+share one fsync (the first waiter becomes the leader and syncs everything written so far).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("pgmkts.storage.wal")
+
+FRAME_HEAD = struct.Struct("<II")
+PAYLOAD_HEAD = struct.Struct("<QBI")  # lsn, kind, json header length
+MAX_FRAME = 1 << 40  # sanity bound for a length field read back from disk
+
+KIND_WRITE = 1
+KIND_CREATE = 2
+KIND_DELETE = 3
+KIND_DESTROY = 4
+
+_CKPT = struct.Struct("<8sQI")
+_CKPT_MAGIC = b"PGMKCKP1"
+
+
+@dataclass
+class Frame:
+    lsn: int
+    kind: int
+    header: dict
+    body: memoryview  # the raw bytes after the JSON header
+
+
+def wal_files(wal_dir: str) -> list[tuple[int, str]]:
+    out = []
+    for e in os.scandir(wal_dir):
+        if e.name.startswith("wal.") and e.is_file():
+            try:
+                out.append((int(e.name[4:]), e.path))
+            except ValueError:
+                continue
+    out.sort()
+    return out
+
+
+def read_checkpoint(wal_dir: str) -> int:
+    """The LSN up to which bucket files are known durable (0 when none)."""
+    try:
+        with open(os.path.join(wal_dir, "checkpoint"), "rb") as f:
+            raw = f.read()
+        magic, lsn, crc = _CKPT.unpack(raw[: _CKPT.size])
+        if magic == _CKPT_MAGIC and crc == zlib.crc32(raw[:16]):
+            return lsn
+        log.error("checkpoint file is corrupt; replaying every WAL file from the start")
+    except FileNotFoundError:
+        pass
+    except (OSError, struct.error) as exc:
+        log.error("cannot read checkpoint file (%s); replaying every WAL file", exc)
+    return 0
+
+
+def write_checkpoint(wal_dir: str, lsn: int) -> None:
+    head = _CKPT_MAGIC + struct.pack("<Q", lsn)
+    raw = head + struct.pack("<I", zlib.crc32(head))
+    tmp = os.path.join(wal_dir, "checkpoint.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, raw)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(wal_dir, "checkpoint"))
+    fsync_dir(wal_dir)
+
+
+def fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def encode_header(lsn: int, kind: int, header: dict) -> bytes:
+    hj = json.dumps(header, separators=(",", ":")).encode()
+    return PAYLOAD_HEAD.pack(lsn, kind, len(hj)) + hj
+
+
+def read_frames(path: str, *, truncate_bad_tail: bool) -> Iterator[Frame]:
+    """Yield every complete, checksummed frame of one WAL file.
+
+    At the first torn or corrupt frame the rest of the file is discarded (truncated when
+    `truncate_bad_tail`), since nothing after it can have been acknowledged.
+    """
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return
+        # mmap, not read(): a WAL file between checkpoints can hold gigabytes of bulk writes
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(data)
+    pos = 0
+    n = len(data)
+    while pos < n:
+        bad = None
+        if n - pos < FRAME_HEAD.size:
+            bad = "short frame header"
+        else:
+            length, crc = FRAME_HEAD.unpack_from(data, pos)
+            if length < PAYLOAD_HEAD.size or length > MAX_FRAME:
+                bad = f"bad frame length {length}"
+            elif pos + FRAME_HEAD.size + length > n:
+                bad = "short frame"
+            else:
+                payload = view[pos + FRAME_HEAD.size: pos + FRAME_HEAD.size + length]
+                if zlib.crc32(payload) != crc:
+                    bad = "checksum mismatch"
+                else:
+                    lsn, kind, hlen = PAYLOAD_HEAD.unpack_from(payload, 0)
+                    try:
+                        header = json.loads(bytes(payload[PAYLOAD_HEAD.size: PAYLOAD_HEAD.size + hlen]))
+                    except ValueError:
+                        bad = "bad frame header"
+                    else:
+                        yield Frame(lsn, kind, header, payload[PAYLOAD_HEAD.size + hlen:])
+                        pos += FRAME_HEAD.size + length
+                        continue
+        log.warning("WAL %s: %s at offset %d; discarding %d trailing bytes", path, bad, pos, n - pos)
+        if truncate_bad_tail:
+            with open(path, "r+b") as f:
+                f.truncate(pos)
+                f.flush()
+                os.fsync(f.fileno())
+        return
+
+
+class WAL:
+    """The append side of the log. Appends are serialised by the caller (the engine's writer lock)."""
+
+    def __init__(self, wal_dir: str, next_lsn: int, *, sync_mode: str = "commit") -> None:
+        self.dir = wal_dir
+        self.sync_mode = sync_mode
+        self.next_lsn = next_lsn
+        self.written_lsn = next_lsn - 1  # every frame <= this is in the file (maybe not durable)
+        self.synced_lsn = next_lsn - 1  # every frame <= this is durable
+        self._cv = threading.Condition(threading.Lock())
+        self._syncing = False
+        self._fd = -1
+        self._size = 0
+        self.path = ""
+        self._open_new(next_lsn)
+
+    def _open_new(self, first_lsn: int) -> None:
+        self.path = os.path.join(self.dir, f"wal.{first_lsn:020d}")
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size
+        fsync_dir(self.dir)
+
+    # -- append (caller holds the writer lock) ----------------------------------------------
+    def append(self, kind: int, header: dict, bufs: Sequence[memoryview | bytes] = ()) -> int:
+        """Write one frame; returns its LSN. Not durable until `sync_upto(lsn)`."""
+        lsn = self.next_lsn
+        head = encode_header(lsn, kind, header)
+        crc = zlib.crc32(head)
+        length = len(head)
+        for b in bufs:
+            crc = zlib.crc32(b, crc)
+            length += memoryview(b).nbytes
+        parts: list = [FRAME_HEAD.pack(length, crc), head, *bufs]
+        try:
+            _writev_all(self._fd, parts)
+        except BaseException:
+            # Leave no partial frame behind: the next frame must start at a frame boundary.
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass
+            raise
+        self._size += FRAME_HEAD.size + length
+        self.next_lsn = lsn + 1
+        self.written_lsn = lsn
+        return lsn
+
+    # -- group commit ------------------------------------------------------------------------
+    def sync_upto(self, lsn: int) -> None:
+        """Return once every frame <= lsn is on stable storage; one fsync serves many waiters."""
+        with self._cv:
+            while self.synced_lsn < lsn:
+                if self._syncing:
+                    self._cv.wait()
+                    continue
+                self._syncing = True
+                target = self.written_lsn
+                fd = self._fd
+                self._cv.release()
+                try:
+                    os.fsync(fd)
+                finally:
+                    self._cv.acquire()
+                    self._syncing = False
+                    self._cv.notify_all()
+                if target > self.synced_lsn:
+                    self.synced_lsn = target
+
+    def sync_all(self) -> None:
+        self.sync_upto(self.written_lsn)
+
+    def rotate(self) -> tuple[int, list[str]]:
+        """Start a new file (caller holds the writer lock). Returns (last LSN in old files, old paths)."""
+        self.sync_all()
+        with self._cv:
+            while self._syncing:
+                self._cv.wait()
+            old_fd = self._fd
+            last = self.written_lsn
+            self._open_new(self.next_lsn)
+        os.close(old_fd)
+        olds = [p for first, p in wal_files(self.dir) if p != self.path]
+        return last, olds
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            try:
+                self.sync_all()
+            finally:
+                with self._cv:
+                    while self._syncing:
+                        self._cv.wait()
+                    os.close(self._fd)
+                    self._fd = -1
+
+
+def _writev_all(fd: int, parts: list) -> None:
+    views = [memoryview(p).cast("B") for p in parts if memoryview(p).nbytes]
+    while views:
+        chunk = views[:512]
+        n = os.writev(fd, chunk)
+        # drop fully written views, trim a partially written one
+        while n and views:
+            if n >= views[0].nbytes:
+                n -= views[0].nbytes
+                views.pop(0)
+            else:
+                views[0] = views[0][n:]
+                n = 0
