@@ -24,7 +24,7 @@ run: venv
 
 test: venv sysdeps
 	$(BIN)/ruff check pgmkts tests bench
-	$(BIN)/python -m pytest -q -x --timeout=600 tests
+	$(BIN)/python -m pytest -q --timeout=600 tests
 
 lint: venv
 	$(BIN)/ruff check .

@@ -85,6 +85,8 @@ class _BufferedReader:
         while True:
             idx = self.buf.find(b"\r\n\r\n", max(0, start - 3))
             if idx >= 0:
+                if idx + 4 > MAX_HEADER_BYTES:
+                    raise HttpError(431, "request header too large")
                 head = bytes(self.buf[: idx + 4])
                 del self.buf[: idx + 4]
                 return head
@@ -215,11 +217,16 @@ def _metrics(app: Any):
 
 def _service(app: Any) -> RpcService:
     # one RpcService per app, created lazily: the app object belongs to the lead
-    svc = getattr(app, "_rpc_service", None)
+    extras = getattr(app, "extras", None)
+    store = extras if isinstance(extras, dict) else None
+    svc = store.get("rpc_service") if store is not None else getattr(app, "_rpc_service", None)
     if svc is None:
         svc = RpcService(app)
-        with contextlib.suppress(AttributeError):
-            app._rpc_service = svc
+        if store is not None:
+            store["rpc_service"] = svc
+        else:
+            with contextlib.suppress(AttributeError):
+                app._rpc_service = svc
     return svc
 
 
@@ -330,6 +337,9 @@ async def _dispatch(app: Any, req: Request, writer: asyncio.StreamWriter, versio
         else:
             from pgmkts.metrics import CONTENT_TYPE
 
+            # the app may build Metrics() before/without the engine: export its counters lazily
+            if getattr(app, "engine", None) is not None and hasattr(metrics, "attach_engine"):
+                metrics.attach_engine(app.engine)
             writer.writelines(build_response(200, metrics.render(), content_type=CONTENT_TYPE,
                                              keep_alive=keep, head_only=head_only))
         return keep

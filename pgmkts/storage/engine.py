@@ -136,6 +136,18 @@ class Engine:
             fcntl.flock(self._lockfd, fcntl.LOCK_UN)
             os.close(self._lockfd)
 
+    def _simulate_crash(self) -> None:
+        """For tests: stop as kill -9 would (no checkpoint, WAL files left as they are)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+        with self._wlock:
+            self._closed = True
+            os.close(self.wal._fd)
+            self.wal._fd = -1
+        fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+        os.close(self._lockfd)
+
     def __enter__(self) -> Engine:
         return self
 

@@ -40,7 +40,7 @@ bgworkers: []
     assert cfg.root_directory == "/project/data"
     assert cfg.triggers[0].module == "ondiskagg.so"
     assert cfg.triggers[0].config["destinations"] == ["5Min", "15Min", "1H", "1D"]
-    assert len(warnings) == 2 and any("grpc_listen_port" in w for w in warnings)
+    assert len(warnings) == 3 and any("grpc_listen_port" in w for w in warnings)
 
 
 @pytest.mark.parametrize("raw, words", [

@@ -1,0 +1,199 @@
+"""pgmkts under test: the real server in a subprocess, loaded through pymarketstore and through binary COPY."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.base import Ctx, Runner, System, append_row
+from bench.frames import dir_bytes
+from bench.pgclients import pg_runners
+from bench.pgcopy import HEADER, TRAILER, bars_copy_body
+from bench.sql import PgmktsDialect
+from bench.timing import Measurement, short_error
+
+TF, GROUP, TICK_TF, TICK_GROUP = "1Min", "OHLCV", "1Sec", "TRADE"
+CANDLES = "candlecandler('1H',Open,High,Low,Close,Sum::Volume)"
+GROUP_DDL = """CREATE TABLE ohlcv_1min (symbol text, epoch timestamptz, open real, high real, low real,
+  close real, volume double precision)"""
+
+
+def start_server(root: Path):
+    from tests.support.server import ServerProcess, free_port
+    return ServerProcess(root=root, port=free_port(), rpc_port=free_port()).start(timeout=90)
+
+
+class PymarketstoreRunner(Runner):
+    system, client = "pgmkts", "pymarketstore"
+
+    def __init__(self, url: str, symbols: list[str]):
+        import pymarketstore as pymkts
+        self.pymkts, self.url, self.symbols = pymkts, url, symbols
+        self.cli = pymkts.Client(url)
+
+    def _params(self, syms, tf=TF, group=GROUP, **kw):
+        return self.pymkts.Params(syms, tf, group, **kw)
+
+    def _frames(self, reply) -> pd.DataFrame:
+        return pd.concat({k.split("/")[0]: d.df() for k, d in reply.all().items()}, names=["symbol"])
+
+    def range_df(self, sym, t0, t1):
+        return self.cli.query(self._params(sym, start=t0, end=t1 - 1)).first().df()
+
+    def last_n(self, sym, n):
+        return self.cli.query(self._params(sym, limit=n)).first().df()
+
+    def latest_all(self):
+        return self._frames(self.cli.query(self._params(self.symbols, limit=1)))
+
+    def candles(self, syms):
+        return self._frames(self.cli.query(self._params(syms or self.symbols, functions=[CANDLES])))
+
+    def tick_range(self, sym, t0, t1):
+        return self.cli.query(self._params(sym, TICK_TF, TICK_GROUP, start=t0, end=t1 - 1)).first().df()
+
+    def append_one(self, sym, epoch):
+        self.cli.write(append_row(epoch), f"{sym}/{TF}/{GROUP}")
+
+    def close(self):
+        self.cli.client.rpc._session.close()
+
+
+class PymarketstoreDecodeRunner(PymarketstoreRunner):
+    """The client's own decode time: the reply bytes are fetched once, then only decoded (msgpack →
+    numpy → DataFrame), exactly as pymarketstore's Client.query does after the HTTP round trip."""
+    client = "pymarketstore-decode"
+
+    def __init__(self, url, symbols):
+        super().__init__(url, symbols)
+        self.cache: dict[tuple, bytes] = {}
+
+    def _decode(self, key: tuple, params) -> pd.DataFrame:
+        import msgpack
+        from pymarketstore.jsonrpc import MsgpackRpcClient
+        from pymarketstore.results import QueryReply
+        raw = self.cache.get(key)
+        if raw is None:
+            rpc = self.cli.client.rpc
+            body = msgpack.dumps({"method": "DataService.Query", "id": "1", "jsonrpc": "2.0",
+                                  "params": self.cli.client.build_query([params])})
+            resp = rpc._session.post(self.url, data=body, headers={"Content-Type": rpc.mimetype})
+            resp.raise_for_status()
+            raw = self.cache[key] = resp.content
+        reply = MsgpackRpcClient._rpc_response(msgpack.loads(raw))
+        return QueryReply.from_response(reply).first().df()
+
+    def range_df(self, sym, t0, t1):
+        return self._decode(("range", sym, t0, t1), self._params(sym, start=t0, end=t1 - 1))
+
+    def last_n(self, sym, n):
+        return self._decode(("last", sym, n), self._params(sym, limit=n))
+
+    latest_all = candles = tick_range = append_one = None
+
+
+class PgmktsSystem(System):
+    name = "pgmkts"
+
+    def __init__(self) -> None:
+        self.srv = None
+        self.conn_errors: dict[str, str] = {}
+        self.copy_loaded = False
+
+    def setup(self, ctx: Ctx) -> None:
+        self.base = Path(ctx.workdir) / "pgmkts"
+        shutil.rmtree(self.base, ignore_errors=True)
+        self.base.mkdir(parents=True)
+        self.srv = start_server(self.base / "main")
+
+    def _copy_load(self, srv, ctx: Ctx) -> float:
+        import psycopg
+        t0 = time.perf_counter()
+        with psycopg.connect(srv.dsn, autocommit=True) as c:
+            try:
+                c.execute(GROUP_DDL)
+            except psycopg.Error:
+                pass                                  # already declared, or buckets appear on first insert
+            with c.cursor() as cur, cur.copy("COPY ohlcv_1min FROM STDIN (FORMAT binary)") as cp:
+                cp.write(HEADER)
+                for s, a in ctx.ds.bars.items():
+                    cp.write(bars_copy_body(s, a))
+                cp.write(TRAILER)
+        return time.perf_counter() - t0
+
+    def _rpc_load(self, ctx: Ctx) -> float:
+        import pymarketstore as pymkts
+        cli = pymkts.Client(self.srv.rpc_url)
+        t0 = time.perf_counter()
+        for s, a in ctx.ds.bars.items():
+            reply = cli.write(a, f"{s}/{TF}/{GROUP}")
+            if isinstance(reply, dict) and reply.get("responses"):
+                errs = [r.get("error") for r in reply["responses"] if r and r.get("error")]
+                if errs:
+                    raise RuntimeError(str(errs[0]))
+        return time.perf_counter() - t0
+
+    def load(self, ctx: Ctx) -> dict[str, Measurement]:
+        out: dict[str, Measurement] = {}
+        rows = ctx.ds.rows
+        try:
+            dt = self._rpc_load(ctx)
+            out["pgmkts/pymarketstore"] = Measurement(rows / dt, "rows/s", [dt], note="one Write per symbol")
+        except Exception as exc:  # noqa: BLE001
+            out["pgmkts/pymarketstore"] = Measurement(error=short_error(exc), unit="rows/s")
+        # COPY into a fresh server of its own (or into the main one when the RPC load failed)
+        srv, own = self.srv, False
+        if out["pgmkts/pymarketstore"].error is None:
+            try:
+                srv, own = start_server(self.base / "copy"), True
+            except Exception as exc:  # noqa: BLE001
+                out["pgmkts/psycopg"] = Measurement(error="start: " + short_error(exc), unit="rows/s")
+                return out
+        try:
+            dt = self._copy_load(srv, ctx)
+            out["pgmkts/psycopg"] = Measurement(rows / dt, "rows/s", [dt], note="binary COPY")
+            self.copy_loaded = not own
+        except Exception as exc:  # noqa: BLE001
+            out["pgmkts/psycopg"] = Measurement(error=short_error(exc), unit="rows/s")
+        finally:
+            if own:
+                srv.stop()
+                shutil.rmtree(self.base / "copy", ignore_errors=True)
+        return out
+
+    def load_ticks(self, ctx: Ctx) -> dict[str, Measurement]:
+        import pymarketstore as pymkts
+        cli = pymkts.Client(self.srv.rpc_url)
+        t0 = time.perf_counter()
+        for s, a in ctx.ds.ticks.items():
+            cli.write(np.ascontiguousarray(a), f"{s}/{TICK_TF}/{TICK_GROUP}", isvariablelength=True)
+        dt = time.perf_counter() - t0
+        return {"pgmkts/pymarketstore": Measurement(ctx.ds.tick_rows / dt, "rows/s", [dt])}
+
+    def runners(self, ctx: Ctx) -> list[Runner]:
+        out: list[Runner] = []
+        for cls in (PymarketstoreRunner, PymarketstoreDecodeRunner):
+            try:
+                out.append(cls(self.srv.rpc_url, ctx.ds.symbols))
+            except Exception as exc:  # noqa: BLE001
+                self.conn_errors[f"pgmkts/{cls.client}"] = "connect: " + short_error(exc)
+        url = f"postgresql://pgmkts@127.0.0.1:{self.srv.port}/pgmkts"
+        return out + pg_runners("pgmkts", self.srv.dsn, url, PgmktsDialect(), None, self.conn_errors)
+
+    def bytes_on_disk(self, ctx: Ctx) -> int | None:
+        return dir_bytes(self.base / "main")
+
+    def server_pids(self) -> list[int]:
+        return [self.srv.proc.pid] if self.srv and self.srv.proc else []
+
+    def pgbench_target(self) -> dict | None:
+        return {"host": "127.0.0.1", "port": self.srv.port, "user": "pgmkts", "dbname": "pgmkts"}
+
+    def close(self) -> None:
+        if self.srv:
+            self.srv.stop()
+        shutil.rmtree(self.base, ignore_errors=True)

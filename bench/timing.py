@@ -1,0 +1,88 @@
+"""Repeated timing with a budget and a per-call timeout; results are medians of the samples taken."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class BenchTimeout(Exception):
+    pass
+
+
+@dataclass
+class Measurement:
+    value: float | None = None          # median (seconds for latencies; the unit's value otherwise)
+    unit: str = "s"                     # s | rows/s | tps | B/row | MB
+    samples: list[float] = field(default_factory=list)
+    error: str | None = None
+    note: str = ""
+
+    def to_json(self) -> dict:
+        return {"value": self.value, "unit": self.unit, "samples": self.samples, "error": self.error,
+                "note": self.note}
+
+
+def short_error(exc: BaseException, limit: int = 90) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, BenchTimeout):
+        return text
+    text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_with_timeout(fn: Callable[[], object], timeout: float, cancel: Callable[[], None] | None = None):
+    """Run fn in a worker thread; on timeout call `cancel` (best effort) and raise BenchTimeout."""
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        if cancel is not None:
+            try:
+                cancel()
+            except Exception:
+                pass
+            t.join(5.0)
+        raise BenchTimeout(f"timeout > {timeout:g}s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
+
+
+def measure(fn: Callable[[], object], *, reps: int, budget: float, timeout: float,
+            cancel: Callable[[], None] | None = None, warmup: bool = True,
+            check: Callable[[object], None] | None = None) -> Measurement:
+    """Median wall time of fn() over up to `reps` runs, stopping early once `budget` seconds are spent.
+
+    A first warm-up run is discarded unless it is slow (> budget/4), in which case it is the sample:
+    slow queries are run once rather than skipped."""
+    samples: list[float] = []
+    spent = 0.0
+    first = True
+    while len(samples) < reps:
+        t0 = time.perf_counter()
+        result = call_with_timeout(fn, timeout, cancel)
+        dt = time.perf_counter() - t0
+        spent += dt
+        if check is not None and first:
+            check(result)
+        del result
+        if first and warmup and dt <= budget / 4 and reps > 1:
+            first = False
+            continue
+        first = False
+        samples.append(dt)
+        if spent >= budget:
+            break
+    return Measurement(statistics.median(samples), "s", samples)

@@ -1,0 +1,71 @@
+"""PostgreSQL catalog compatibility: pg_catalog and information_schema computed from the storage catalog.
+
+`get_relation` serves one catalog relation to the planner; `run_query`/`describe_query` answer whole
+catalog SELECTs (psql's \\d, driver type introspection) through the SQLite-backed executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from pgmkts.planner.catalog import functions, model, sqlrun
+from pgmkts.planner.catalog.functions import FUNCTIONS, Env
+
+__all__ = ["get_relation", "snapshot", "run_query", "describe_query", "FUNCTIONS", "Env", "env_for"]
+
+
+def snapshot(ctx: Any) -> model.Snapshot:
+    """The catalog as this session sees it now (buckets are listed per query: DDL shows at once)."""
+    engine = getattr(ctx, "engine", None)
+    buckets = engine.buckets() if engine is not None else []
+    groups = {}
+    declared = getattr(ctx, "declared_groups", None) or getattr(engine, "declared_groups", None)
+    if callable(declared):
+        declared = declared()
+    if isinstance(declared, dict):
+        groups = dict(declared)
+    fns = [(name, ret, args, "f") for name, (_, ret, args) in FUNCTIONS.items()]
+    settings = getattr(ctx, "settings", None)
+    return model.Snapshot(buckets=list(buckets), user=getattr(ctx, "user", "pgmkts") or "pgmkts",
+                          database=getattr(ctx, "database", "pgmkts") or "pgmkts",
+                          settings=dict(settings) if settings else {}, functions=fns, groups=groups)
+
+
+def env_for(ctx: Any) -> Env:
+    return Env(snapshot(ctx), ctx)
+
+
+def get_relation(name: str, schema: str | None, ctx: Any) -> pa.Table | None:
+    """A catalog relation as a pyarrow Table (fields carry `pg_oid` metadata), or None if `name` is
+    not one. Unqualified pg_* names resolve to pg_catalog, as search_path does."""
+    name = name.lower()
+    if schema is None:
+        if not name.startswith("pg_"):
+            return None
+        schema = "pg_catalog"
+    schema = schema.lower()
+    cols = model.columns_of(schema, name)
+    if cols is None:
+        return None
+    env = env_for(ctx)
+    rows = env.snap.rows(schema, name) or []
+    arrays = []
+    for col, oid in cols:
+        default = 0 if sqlrun.sqlite_affinity(oid) == "INTEGER" else None
+        arrays.append(sqlrun.convert(env, [sqlrun._to_sqlite(r.get(col, default)) for r in rows], oid))
+    return pa.Table.from_arrays(arrays, schema=pa.schema([sqlrun.field_for(c, t) for c, t in cols]))
+
+
+def run_query(tree: exp.Expression, ctx: Any, params: list | None = None,
+              param_types: list[int] | None = None) -> pa.Table:
+    return sqlrun.run(tree, env_for(ctx), params, param_types)
+
+
+def describe_query(tree: exp.Expression, param_types: list[int] | None = None):
+    return sqlrun.describe(tree, param_types)
+
+
+_ = functions

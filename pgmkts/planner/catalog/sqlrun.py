@@ -1,0 +1,286 @@
+"""Execute a translated catalog query in an in-memory SQLite database and return pyarrow results.
+
+Only the catalog relations the query names are materialised (they are small); arrays travel as
+JSON text inside SQLite and come back as pyarrow lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from pgmkts import errors
+from pgmkts.planner.catalog import functions as F
+from pgmkts.planner.catalog import model
+from pgmkts.planner.catalog.translate import BOOL, INTLIKE, REG_TYPES, UNKNOWN, Translator, elem_of, is_array
+
+_FLOATS = {700, 701, 1700}
+
+
+def sqlite_affinity(oid: int) -> str:
+    if oid in INTLIKE or oid == BOOL:
+        return "INTEGER"
+    if oid in _FLOATS:
+        return "REAL"
+    return "TEXT"
+
+
+def _to_sqlite(v: Any) -> Any:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (list, tuple)):
+        return json.dumps([_plain(x) for x in v])
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    return v
+
+
+def _plain(v: Any) -> Any:
+    return v.isoformat() if isinstance(v, (dt.datetime, dt.date)) else v
+
+
+def _from_json(v: Any) -> list | None:
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if isinstance(v, str) and v.startswith("["):
+        return json.loads(v)
+    return [v]
+
+
+def parse_array_literal(text: str | None) -> list | None:
+    """'{a,b,"c d"}' → ['a', 'b', 'c d'] (one dimension, as catalog queries use them)."""
+    if text is None:
+        return None
+    s = text.strip()
+    if not (s.startswith("{") and s.endswith("}")):
+        raise errors.InvalidTextRepresentation(f'malformed array literal: "{text}"',
+                                               detail='Array value must start with "{" or dimension information.')
+    body, out, cur, quoted, had = s[1:-1], [], "", False, False
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == '"':
+            quoted, had = not quoted, True
+        elif ch == "\\" and i + 1 < len(body):
+            i += 1
+            cur += body[i]
+        elif ch == "," and not quoted:
+            out.append(None if (cur.strip().upper() == "NULL" and not had) else cur if had else cur.strip())
+            cur, had = "", False
+        else:
+            cur += ch
+        i += 1
+    if body.strip() or had:
+        out.append(None if (cur.strip().upper() == "NULL" and not had) else cur if had else cur.strip())
+    return [int(x) if isinstance(x, str) and re.fullmatch(r"-?\d+", x) else x for x in out]
+
+
+class _Errors:
+    """Python exceptions inside SQLite callbacks lose their type; keep the first to re-raise it."""
+
+    def __init__(self) -> None:
+        self.first: BaseException | None = None
+
+    def wrap(self, fn):
+        def call(*args):
+            try:
+                return fn(*args)
+            except Exception as e:
+                if self.first is None:
+                    self.first = e
+                raise
+        return call
+
+
+def _regex(s: Any, pattern: Any, flags: str) -> int | None:
+    if s is None or pattern is None:
+        return None
+    try:
+        return int(re.search(str(pattern), str(s), re.I if "i" in flags else 0) is not None)
+    except re.error as e:
+        raise errors.InvalidParameterValue(f"invalid regular expression: {e}") from None
+
+
+def _series(start, stop, step=1):
+    if start is None or stop is None:
+        return "[]"
+    return json.dumps(list(range(int(start), int(stop) + (1 if step > 0 else -1), int(step))))
+
+
+def _bool_in(v: Any) -> int | None:
+    if v is None or isinstance(v, int):
+        return v
+    s = str(v).strip().lower()
+    if s in ("t", "true", "y", "yes", "on", "1"):
+        return 1
+    if s in ("f", "false", "n", "no", "off", "0"):
+        return 0
+    raise errors.InvalidTextRepresentation(f'invalid input syntax for type boolean: "{v}"')
+
+
+def _subscript(arr, idx, base):
+    items = _from_json(arr)
+    if items is None or idx is None:
+        return None
+    i = int(idx) + int(base)
+    return items[i] if 0 <= i < len(items) else None
+
+
+def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connection, _Errors]:
+    db = sqlite3.connect(":memory:")
+    db.execute("PRAGMA case_sensitive_like = ON")   # PostgreSQL's LIKE is case-sensitive
+    errs = _Errors()
+    for schema, name in tables:
+        cols = model.columns_of(schema, name) or []
+        rows = env.snap.rows(schema, name) or []
+        ddl = ", ".join(f'"{c}" {sqlite_affinity(t)}' for c, t in cols)
+        db.execute(f'CREATE TABLE "{schema}.{name}" ({ddl})')
+        if rows:
+            defaults = {c: (0 if sqlite_affinity(t) == "INTEGER" else None) for c, t in cols}
+            data = [tuple(_to_sqlite(r.get(c, defaults[c])) for c, _ in cols) for r in rows]
+            db.executemany(f'INSERT INTO "{schema}.{name}" VALUES ({", ".join("?" * len(cols))})', data)
+    for fname, (impl, _ret, _args) in F.FUNCTIONS.items():
+        def call(*args, _impl=impl, _name=fname):
+            if _name in ("array_to_string", "array_upper", "array_lower", "array_length", "cardinality"):
+                args = (_from_json(args[0]),) + args[1:]
+            return _to_sqlite(_impl(env, *args))
+        db.create_function(f"_pg_{fname}", -1, errs.wrap(call))
+    reg_in = {"regclass": F.regclass_in, "regtype": F.regtype_in,
+              "regnamespace": lambda e, v: {n: o for o, n, _ in model.NAMESPACES}.get(v),
+              "regproc": lambda e, v: v, "regrole": lambda e, v: model.OWNER_OID}
+    for kind, fn in reg_in.items():
+        db.create_function(f"_pg_{kind}_in", 1, errs.wrap(lambda v, _fn=fn: _fn(env, v)))
+    db.create_function("_pg_reg_out", 2, errs.wrap(lambda v, t: reg_out(env, v, t)))
+    db.create_function("_pg_regex", 3, errs.wrap(_regex), deterministic=True)
+    db.create_function("_pg_series", -1, errs.wrap(_series), deterministic=True)
+    db.create_function("_pg_bool_in", 1, errs.wrap(_bool_in), deterministic=True)
+    db.create_function("_pg_array_in", 1, errs.wrap(lambda s: _to_sqlite(parse_array_literal(s))))
+    db.create_function("_pg_array_out", 1, errs.wrap(lambda a: array_text(_from_json(a))))
+    db.create_function("_pg_array_cat", 2, errs.wrap(
+        lambda a, b: None if a is None and b is None else _to_sqlite((_from_json(a) or []) + (_from_json(b) or []))))
+    db.create_function("_pg_subscript", 3, errs.wrap(_subscript))
+    return db, errs
+
+
+def reg_out(env: F.Env, v: Any, t: int) -> str | None:
+    kind = REG_TYPES.get(int(t))
+    if v is None:
+        return None
+    if isinstance(v, str) and not v.isdigit():
+        return v
+    if kind == "regclass":
+        return F.regclass_out(env, v)
+    if kind == "regtype":
+        return F.regtype_out(env, v)
+    if kind == "regnamespace":
+        return F.regnamespace_out(env, v)
+    if kind == "regrole":
+        return F.get_userbyid(env, v)
+    return F.regproc_out(env, v)
+
+
+def array_text(items: list | None) -> str | None:
+    if items is None:
+        return None
+
+    def one(x):
+        if x is None:
+            return "NULL"
+        s = str(x).lower() if isinstance(x, bool) else str(x)
+        return f'"{s}"' if (not s or any(c in s for c in ' ,{}"\\')) else s
+    return "{" + ",".join(one(x) for x in items) + "}"
+
+
+# --- results ---------------------------------------------------------------------------------------
+def arrow_type(oid: int) -> pa.DataType:
+    if is_array(oid):
+        return pa.list_(arrow_type(elem_of(oid)))
+    return {BOOL: pa.bool_(), 21: pa.int16(), 23: pa.int32(), 20: pa.int64(), 26: pa.int64(), 28: pa.int64(),
+            29: pa.int64(), 700: pa.float32(), 701: pa.float64(), 1700: pa.float64(), 17: pa.binary(),
+            1184: pa.timestamp("us", tz="UTC"), 1114: pa.timestamp("us"),
+            1186: pa.month_day_nano_interval()}.get(oid, pa.string())
+
+
+def out_oid(oid: int) -> int:
+    return 25 if oid == UNKNOWN else oid
+
+
+def convert(env: F.Env, values: list, oid: int) -> pa.Array:
+    t = arrow_type(oid)
+    if is_array(oid):
+        et = elem_of(oid)
+        conv = []
+        for v in values:
+            items = _from_json(v)
+            conv.append(None if items is None else [_scalar(env, x, et) for x in items])
+        return pa.array(conv, type=t)
+    return pa.array([_scalar(env, v, oid) for v in values], type=t)
+
+
+def _scalar(env: F.Env, v: Any, oid: int) -> Any:
+    if v is None:
+        return None
+    if oid == BOOL:
+        return bool(_bool_in(v)) if isinstance(v, str) else bool(v)
+    if oid in REG_TYPES:
+        return reg_out(env, v, oid)
+    if oid in INTLIKE:
+        return int(v)
+    if oid in _FLOATS:
+        return float(v)
+    if oid in (1184, 1114):
+        return dt.datetime.fromisoformat(v) if isinstance(v, str) else v
+    if oid == 1186:
+        return None
+    if oid == 17:
+        return v if isinstance(v, bytes) else str(v).encode()
+    return str(v)
+
+
+def field_for(name: str, oid: int) -> pa.Field:
+    oid = out_oid(oid)
+    return pa.field(name, arrow_type(oid), metadata={b"pg_oid": str(oid).encode()})
+
+
+def run(tree: exp.Expression, env: F.Env, params: list | None = None,
+        param_types: list[int] | None = None) -> pa.Table:
+    """Translate and execute; the Table's fields carry `pg_oid` metadata with the PostgreSQL type."""
+    tr = Translator(param_types)
+    new, cols = tr.query(tree.copy(), [], {})
+    sql = new.sql(dialect="sqlite")
+    db, errs = connect(env, tr.tables)
+    try:
+        args = [_param(v, tr.param_types[i] if i < len(tr.param_types) else 0)
+                for i, v in enumerate(params or [])]
+        try:
+            rows = db.execute(sql, args).fetchall()
+        except sqlite3.Error as e:
+            if errs.first is not None:
+                raise errs.first from None
+            raise errors.FeatureNotSupported(f"catalog query could not be run: {e}") from None
+    finally:
+        db.close()
+    arrays = [convert(env, [r[i] for r in rows], t) for i, (_, t) in enumerate(cols)]
+    schema = pa.schema([field_for(n, t) for n, t in cols])
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def describe(tree: exp.Expression, param_types: list[int] | None = None) -> tuple[list[pa.Field], list[int]]:
+    """Output fields and parameter types without executing (for Parse/Describe)."""
+    tr = Translator(param_types)
+    _, cols = tr.query(tree.copy(), [], {})
+    return [field_for(n, t) for n, t in cols], [t if t not in (0, UNKNOWN) else 25 for t in tr.param_types]
+
+
+def _param(v: Any, oid: int) -> Any:
+    if isinstance(v, str) and is_array(oid):        # a text-format array parameter: '{1007}'
+        v = parse_array_literal(v)
+    return _to_sqlite(v)

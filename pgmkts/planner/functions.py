@@ -1,0 +1,621 @@
+"""Scalar SQL functions over pyarrow values, and the registry other packages extend.
+
+`register(name, fn, return_type_oid)`: fn(args: list[pa.Array | pa.Scalar | Interval], ctx) → value.
+The catalog helper registers pg_catalog functions (pg_get_userbyid, format_type, ...) here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from pgmkts import errors
+from pgmkts.planner.exec.values import (
+    US,
+    Interval,
+    broadcast,
+    cast_value,
+    common_type,
+    parse_interval,
+    parse_timestamp_us,
+    ts_scalar,
+    type_of,
+)
+from pgmkts.planner.types import TS
+
+VERSION = "PostgreSQL 15.0 (pgmkts 0.1.0) on x86_64-pc-linux-gnu, compiled by gcc, 64-bit"
+
+_REGISTRY: dict[str, Callable[[list, Any], Any]] = {}
+RETURN_OIDS: dict[str, int] = {}
+
+
+def register(name: str, fn: Callable[[list, Any], Any], return_type_oid: int | None = None) -> None:
+    """Add (or replace) a scalar function callable from SQL, by lower-case name."""
+    _REGISTRY[name.lower()] = fn
+    if return_type_oid is not None:
+        RETURN_OIDS[name.lower()] = return_type_oid
+
+
+def lookup(name: str) -> Callable[[list, Any], Any] | None:
+    return _REGISTRY.get(name.lower())
+
+
+# sqlglot turns many PostgreSQL functions into typed nodes: class → (our name, argument keys)
+_NODE_ARGS: dict[type, tuple[str, tuple[str, ...]]] = {
+    exp.Lower: ("lower", ("this",)), exp.Upper: ("upper", ("this",)),
+    exp.Length: ("length", ("this",)), exp.Abs: ("abs", ("this",)), exp.Floor: ("floor", ("this",)),
+    exp.Ceil: ("ceil", ("this",)), exp.Sqrt: ("sqrt", ("this",)), exp.Ln: ("ln", ("this",)),
+    exp.Exp: ("exp", ("this",)), exp.Sign: ("sign", ("this",)), exp.Pow: ("power", ("this", "expression")),
+    exp.Round: ("round", ("this", "decimals")), exp.Trunc: ("trunc", ("this", "decimals")),
+    exp.Substring: ("substr", ("this", "start", "length")),
+    exp.SplitPart: ("split_part", ("this", "delimiter", "part_index")),
+    exp.Replace: ("replace", ("this", "expression", "replacement")),
+    exp.Nullif: ("nullif", ("this", "expression")),
+    exp.Left: ("left", ("this", "expression")), exp.Right: ("right", ("this", "expression")),
+    exp.StrPosition: ("strpos", ("this", "substr")), exp.MD5: ("md5", ("this",)),
+    exp.Reverse: ("reverse", ("this",)), exp.Repeat: ("repeat", ("this", "times")),
+    exp.StartsWith: ("starts_with", ("this", "expression")), exp.Initcap: ("initcap", ("this",)),
+    exp.Cbrt: ("cbrt", ("this",)), exp.Degrees: ("degrees", ("this",)), exp.Pi: ("pi", ()),
+    exp.Rand: ("random", ()), exp.Ascii: ("ascii", ("this",)),
+    exp.UnixToTime: ("to_timestamp", ("this",)), exp.CurrentTimestamp: ("now", ()),
+    exp.CurrentVersion: ("version", ()), exp.CurrentUser: ("current_user", ()),
+    exp.SessionUser: ("session_user", ()), exp.CurrentSchema: ("current_schema", ()),
+    exp.CurrentDatabase: ("current_database", ()), exp.CurrentDate: ("current_date", ()),
+    exp.Localtimestamp: ("localtimestamp", ()),
+    exp.RegexpReplace: ("regexp_replace", ("this", "expression", "replacement")),
+    exp.TimeToStr: ("to_char", ("this", "format")), exp.StrToTime: ("to_timestamp", ("this", "format")),
+}
+
+
+def signature(node: exp.Func) -> tuple[str, list]:
+    """(function name, argument expressions/values) of a function-call node."""
+    t = type(node)
+    if t is exp.Anonymous:
+        return node.name.lower(), list(node.expressions)
+    if t in _NODE_ARGS:
+        name, keys = _NODE_ARGS[t]
+        return name, [node.args[k] for k in keys if node.args.get(k) is not None]
+    if t is exp.Log:
+        if node.expression is not None:
+            return "log", [node.this, node.expression]
+        return "log10", [node.this]
+    if t in (exp.Coalesce, exp.Greatest, exp.Least):
+        return t.__name__.lower(), [node.this, *node.expressions]
+    if t is exp.Concat:
+        return "concat", list(node.expressions)
+    if t is exp.Trim:
+        pos = (node.args.get("position") or "BOTH").upper()
+        name = {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(pos, "btrim")
+        args = [node.this]
+        if node.expression is not None:
+            args.append(node.expression)
+        return name, args
+    if t is exp.TimestampTrunc or t is exp.DateTrunc:
+        return "date_trunc", [node.unit.name.lower(), node.this]
+    if t is exp.DateBin:
+        origin = node.args.get("unit") or node.args.get("origin")
+        args = [node.this, node.expression]
+        if origin is not None:
+            args.append(exp.Literal.string(origin.name) if isinstance(origin, exp.Var) else origin)
+        return "date_bin", args
+    if t is exp.Extract:
+        return "date_part", [node.this.name.lower(), node.expression]
+    if t is exp.Pad:
+        return ("lpad" if node.args.get("is_left") else "rpad"), [
+            node.this, node.expression, *([node.args["fill_pattern"]] if node.args.get("fill_pattern") else [])]
+    if t is exp.Date:
+        return "date", [node.this]
+    if t is exp.Chr:
+        return "chr", list(node.expressions)
+    raise errors.FeatureNotSupported(f"function {node.sql_name().lower()} is not supported")
+
+
+# ---------------------------------------------------------------- helpers
+
+def _arr_or_scalar(fn, *args):
+    return fn(*args)
+
+
+def _const(v, ctx):
+    return pa.scalar(v)
+
+
+def _py(v):
+    return v.as_py() if isinstance(v, pa.Scalar) else v
+
+
+def _strict_null(args) -> bool:
+    return any(isinstance(a, pa.Scalar) and not a.is_valid for a in args)
+
+
+def text_concat(vals: list, *, strict: bool, tz: str = "UTC"):
+    """|| (strict: NULL in → NULL out) and concat() (NULLs are skipped)."""
+    parts = []
+    for v in vals:
+        if isinstance(v, Interval):
+            v = pa.scalar(v.text())
+        if pa.types.is_null(v.type):
+            if strict:
+                return pa.scalar(None, pa.string())
+            continue
+        if not pa.types.is_string(v.type):
+            v = cast_value(v, pa.string(), tz)
+        if not strict:
+            v = pc.fill_null(v, "")
+        parts.append(v)
+    if not parts:
+        return pa.scalar("")
+    if all(isinstance(p, pa.Scalar) for p in parts):
+        if any(not p.is_valid for p in parts):
+            return pa.scalar(None, pa.string())
+        return pa.scalar("".join(p.as_py() for p in parts))
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _num_unary(fn, domain=None, name=""):
+    def f(args, ctx):
+        (v,) = args
+        if domain is not None:
+            bad = domain(v)
+            if bad:
+                raise errors.PgmktsError(f"cannot take {name} of a negative number or zero") \
+                    if False else errors.DataError(f"invalid argument for {name}")
+        return fn(pc.cast(v, pa.float64()) if pa.types.is_integer(v.type) else v)
+    return f
+
+
+def _any(mask) -> bool:
+    if isinstance(mask, pa.Scalar):
+        return bool(mask.as_py())
+    return bool(pc.any(mask).as_py())
+
+
+def _sqrt(args, ctx):
+    v = pc.cast(args[0], pa.float64())
+    if _any(pc.less(v, 0)):
+        raise errors.PgmktsError("cannot take square root of a negative number") if False else \
+            _invalid_arg("cannot take square root of a negative number")
+    return pc.sqrt(v)
+
+
+def _invalid_arg(msg):
+    e = errors.DataError(msg)
+    e.sqlstate = "2201F"
+    return e
+
+
+def _ln(args, ctx):
+    v = pc.cast(args[0], pa.float64())
+    if _any(pc.equal(v, 0)):
+        raise _invalid_arg("cannot take logarithm of zero")
+    if _any(pc.less(v, 0)):
+        raise _invalid_arg("cannot take logarithm of a negative number")
+    return pc.ln(v)
+
+
+def _log10(args, ctx):
+    v = pc.cast(args[0], pa.float64())
+    if _any(pc.less_equal(v, 0)):
+        raise _invalid_arg("cannot take logarithm of zero or a negative number")
+    return pc.log10(v)
+
+
+def _log(args, ctx):
+    b, v = (pc.cast(a, pa.float64()) for a in args)
+    return pc.divide(pc.ln(v), pc.ln(b))
+
+
+def _round(args, ctx):
+    v = args[0]
+    nd = int(_py(args[1])) if len(args) > 1 else 0
+    if pa.types.is_integer(v.type):
+        return v if nd >= 0 else pc.round(v, nd, round_mode="half_away_from_zero")
+    if pa.types.is_floating(v.type) and len(args) == 1:
+        # round(double precision) rounds half to even in PostgreSQL (rint)
+        return pc.round(v, 0, round_mode="half_to_even")
+    return pc.round(v, nd, round_mode="half_away_from_zero")
+
+
+def _trunc(args, ctx):
+    v = args[0]
+    nd = int(_py(args[1])) if len(args) > 1 else 0
+    if nd == 0:
+        return pc.trunc(v)
+    k = 10.0 ** nd
+    return pc.divide(pc.trunc(pc.multiply(v, k)), k)
+
+
+def _power(args, ctx):
+    a, b = (pc.cast(x, pa.float64()) for x in args)
+    return pc.power(a, b)
+
+
+def _sign(args, ctx):
+    return pc.cast(pc.sign(args[0]), args[0].type) if pa.types.is_floating(args[0].type) else pc.sign(args[0])
+
+
+def _coalesce(args, ctx):
+    t = common_type([type_of(a) for a in args])
+    vals = [cast_value(a, t, ctx.tz) for a in args]
+    if all(isinstance(v, pa.Scalar) for v in vals):
+        for v in vals:
+            if v.is_valid:
+                return v
+        return pa.scalar(None, t)
+    return pc.coalesce(*vals)
+
+
+def _nullif(args, ctx):
+    a, b = args
+    if isinstance(b, pa.Scalar) and pa.types.is_string(b.type) and not pa.types.is_string(a.type):
+        b = cast_value(b, a.type, ctx.tz)
+    eq = pc.fill_null(pc.equal(a, b), False)
+    return pc.if_else(eq, pa.scalar(None, a.type), a)
+
+
+def _greatest_least(fn):
+    def f(args, ctx):
+        t = common_type([type_of(a) for a in args])
+        vals = [cast_value(a, t, ctx.tz) for a in args]
+        return fn(*vals, skip_nulls=True)
+    return f
+
+
+def _substr(args, ctx):
+    if _strict_null(args):
+        return pa.scalar(None, pa.string())
+    s = args[0]
+    start = int(_py(args[1]))
+    if len(args) > 2:
+        ln = int(_py(args[2]))
+        if ln < 0:
+            raise errors.DataError("negative substring length not allowed")
+        end = start + ln
+        b = max(start, 1)
+        if end <= b:
+            return pc.utf8_slice_codeunits(s, 0, 0)
+        return pc.utf8_slice_codeunits(s, b - 1, end - 1)
+    return pc.utf8_slice_codeunits(s, max(start, 1) - 1)
+
+
+def _split_part(args, ctx):
+    s, d, n = args
+    if _strict_null(args):
+        return pa.scalar(None, pa.string())
+    d = _py(d)
+    n = int(_py(n))
+    if n == 0:
+        raise _invalid_arg("field position must not be zero")
+    arr = broadcast(s, 1) if isinstance(s, pa.Scalar) else s
+    parts = pc.split_pattern(arr, d) if d else pa.array([[x] for x in arr.to_pylist()])
+    lens = pc.list_value_length(parts)
+    if n > 0:
+        ok = pc.greater_equal(lens, n)
+        idx = pc.if_else(ok, n - 1, 0)
+    else:
+        ok = pc.greater_equal(lens, -n)
+        idx = pc.if_else(ok, pc.add(lens, n), 0)
+    flat_idx = pc.add(pc.cast(parts.offsets[:-1], pa.int64()), pc.cast(idx, pa.int64()))
+    vals = parts.values.take(flat_idx)
+    out = pc.if_else(ok, vals, "")
+    out = pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), out)
+    return out[0] if isinstance(s, pa.Scalar) else out
+
+
+def _replace(args, ctx):
+    if _strict_null(args):
+        return pa.scalar(None, pa.string())
+    s, a, b = args
+    return pc.replace_substring(s, _py(a), _py(b))
+
+
+def _trim(kind):
+    def f(args, ctx):
+        chars = _py(args[1]) if len(args) > 1 else " "
+        fn = {"ltrim": pc.utf8_ltrim, "rtrim": pc.utf8_rtrim, "btrim": pc.utf8_trim}[kind]
+        return fn(args[0], characters=chars)
+    return f
+
+
+def _left(args, ctx):
+    n = int(_py(args[1]))
+    s = args[0]
+    if n >= 0:
+        return pc.utf8_slice_codeunits(s, 0, n)
+    return pc.utf8_slice_codeunits(s, 0, n)
+
+
+def _right(args, ctx):
+    n = int(_py(args[1]))
+    if n >= 0:
+        return pc.utf8_slice_codeunits(args[0], -n) if n else pc.utf8_slice_codeunits(args[0], 0, 0)
+    return pc.utf8_slice_codeunits(args[0], -n)
+
+
+def _strpos(args, ctx):
+    r = pc.find_substring(args[0], _py(args[1]))
+    return pc.cast(pc.add(r, 1), pa.int32())
+
+
+def _md5(args, ctx):
+    import hashlib
+    v = args[0]
+    if isinstance(v, pa.Scalar):
+        return pa.scalar(None if not v.is_valid else hashlib.md5(v.as_py().encode()).hexdigest())
+    return pa.array([None if x is None else hashlib.md5(x.encode()).hexdigest() for x in v.to_pylist()])
+
+
+def _to_timestamp(args, ctx):
+    if len(args) == 2:
+        fmt = _pg_fmt_to_strftime(_py(args[1]))
+        v = args[0]
+        arr = broadcast(v, 1) if isinstance(v, pa.Scalar) else v
+        out = pc.strptime(arr, format=fmt, unit="us").cast(pa.int64()).cast(TS)
+        return out[0] if isinstance(v, pa.Scalar) else out
+    v = args[0]
+    if pa.types.is_string(v.type):
+        v = cast_value(v, pa.float64())
+    us = pc.round(pc.multiply(pc.cast(v, pa.float64()), float(US)))
+    return pc.cast(pc.cast(us, pa.int64()), TS)
+
+
+_PG_FMT = [("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("HH24", "%H"), ("HH12", "%I"), ("HH", "%I"),
+           ("MI", "%M"), ("SS", "%S"), ("MS", "%f"), ("US", "%f"), ("Mon", "%b"), ("Month", "%B"),
+           ("Dy", "%a"), ("Day", "%A"), ("YY", "%y"), ("AM", "%p"), ("PM", "%p"), ("TZ", "%Z")]
+
+
+def _pg_fmt_to_strftime(fmt: str) -> str:
+    out, i = [], 0
+    while i < len(fmt):
+        for pg, st in _PG_FMT:
+            if fmt.startswith(pg, i):
+                out.append(st)
+                i += len(pg)
+                break
+        else:
+            out.append(fmt[i])
+            i += 1
+    return "".join(out)
+
+
+def _to_char(args, ctx):
+    v, fmt = args[0], _py(args[1])
+    if pa.types.is_timestamp(v.type) or pa.types.is_date32(v.type):
+        # sqlglot already translated the PostgreSQL pattern to strftime
+        st = fmt if "%" in fmt else _pg_fmt_to_strftime(fmt)
+        if isinstance(v, pa.Scalar):
+            return pc.strftime(broadcast(v, 1), format=st)[0]
+        return pc.strftime(v, format=st)
+    raise errors.FeatureNotSupported("to_char for numbers")
+
+
+_TRUNC_UNITS = {"microseconds": "microsecond", "milliseconds": "millisecond", "second": "second",
+                "minute": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month",
+                "quarter": "quarter", "year": "year", "decade": None, "century": None}
+
+
+def _date_trunc(args, ctx):
+    unit = _py(args[0]).lower().rstrip("s") if isinstance(_py(args[0]), str) else _py(args[0])
+    unit = {"microsecond": "microsecond", "millisecond": "millisecond", "sec": "second",
+            "min": "minute", "mon": "month"}.get(unit, unit)
+    v = args[1]
+    if unit not in ("microsecond", "millisecond", "second", "minute", "hour", "day", "week", "month",
+                    "quarter", "year"):
+        raise errors.InvalidParameterValue(f'unit "{unit}" not recognized for type timestamp with time zone')
+    if pa.types.is_string(v.type):
+        v = cast_value(v, TS, ctx.tz)
+    if pa.types.is_date32(v.type):
+        v = pc.cast(v, TS)
+    arr = broadcast(v, 1) if isinstance(v, pa.Scalar) else v
+    tz = ctx.tz
+    if pa.types.is_timestamp(arr.type) and arr.type.tz and tz.upper() not in ("UTC", "GMT"):
+        arr = pc.cast(arr, pa.timestamp("us", tz=tz))
+    out = pc.floor_temporal(arr, unit=unit, week_starts_monday=True)
+    if pa.types.is_timestamp(out.type) and out.type.tz:
+        out = pc.cast(out, TS)
+    return out[0] if isinstance(v, pa.Scalar) else out
+
+
+def bucket_width_us(iv) -> int:
+    if isinstance(iv, pa.Scalar) and pa.types.is_string(iv.type):
+        iv = parse_interval(iv.as_py())
+    if not isinstance(iv, Interval):
+        raise errors.DatatypeMismatch("bucket width must be an interval")
+    if iv.months:
+        raise errors.FeatureNotSupported("time_bucket/date_bin with months or years")
+    w = iv.fixed_us()
+    if w <= 0:
+        raise errors.InvalidParameterValue("stride must be greater than zero")
+    return w
+
+
+def bin_epoch(v, width_us: int, origin_us: int):
+    """floor((t - origin) / width) * width + origin, vectorised over µs."""
+    arr = broadcast(v, 1) if isinstance(v, pa.Scalar) else v
+    if pa.types.is_date32(arr.type):
+        arr = pc.cast(arr, TS)
+    us = pc.cast(arr, pa.int64())
+    np_us = us.to_numpy(zero_copy_only=False)
+    if us.null_count:
+        np_us = np.nan_to_num(np_us.astype("f8")).astype(np.int64)
+    b = (np_us - origin_us) // width_us * width_us + origin_us
+    out = pa.array(b, pa.int64(), mask=us.is_null().to_numpy(zero_copy_only=False) if us.null_count else None)
+    out = out.cast(arr.type if pa.types.is_timestamp(arr.type) else TS)
+    return out[0] if isinstance(v, pa.Scalar) else out
+
+
+_TB_ORIGIN = 946857600 * US  # TimescaleDB: buckets align to Monday 2000-01-03
+
+
+def _time_bucket(args, ctx):
+    w = bucket_width_us(args[0])
+    v = args[1]
+    if pa.types.is_string(v.type):
+        v = cast_value(v, TS, ctx.tz)
+    origin = 0 if w < 7 * 86400 * US and 86400 * US % w == 0 else _TB_ORIGIN
+    if len(args) > 2:
+        origin = pc.cast(cast_value(args[2], TS, ctx.tz), pa.int64()).as_py()
+    return bin_epoch(v, w, origin)
+
+
+def _date_bin(args, ctx):
+    w = bucket_width_us(args[0])
+    v = args[1]
+    if pa.types.is_string(v.type):
+        v = cast_value(v, TS, ctx.tz)
+    origin = pc.cast(cast_value(args[2], TS, ctx.tz), pa.int64()).as_py() if len(args) > 2 else 0
+    return bin_epoch(v, w, origin)
+
+
+def _date_part(args, ctx):
+    field = _py(args[0]).lower()
+    v = args[1]
+    if isinstance(v, Interval):
+        if field == "epoch":
+            return pa.scalar((v.months * 30 * 86400 * US + v.days * 86400 * US + v.us) / US)
+        raise errors.FeatureNotSupported(f"extract {field} from interval")
+    if pa.types.is_duration(v.type):
+        if field == "epoch":
+            return pc.divide(pc.cast(pc.cast(v, pa.int64()), pa.float64()), float(US))
+        raise errors.FeatureNotSupported(f"extract {field} from interval")
+    if pa.types.is_string(v.type):
+        v = cast_value(v, TS, ctx.tz)
+    if pa.types.is_date32(v.type):
+        v = pc.cast(v, TS)
+    if field == "epoch":
+        return pc.divide(pc.cast(pc.cast(v, pa.int64()), pa.float64()), float(US))
+    fns = {"year": pc.year, "month": pc.month, "day": pc.day, "hour": pc.hour, "minute": pc.minute,
+           "quarter": pc.quarter, "doy": pc.day_of_year, "isoyear": pc.iso_year, "week": pc.iso_week}
+    if field in fns:
+        return pc.cast(fns[field](v), pa.float64())
+    if field == "dow":
+        return pc.cast(pc.day_of_week(v, count_from_zero=True, week_start=7), pa.float64())
+    if field == "isodow":
+        return pc.cast(pc.day_of_week(v, count_from_zero=False, week_start=1), pa.float64())
+    if field == "second":
+        return pc.add(pc.cast(pc.second(v), pa.float64()),
+                      pc.divide(pc.cast(pc.add(pc.multiply(pc.millisecond(v), 1000), pc.microsecond(v)),
+                                        pa.float64()), float(US)))
+    if field == "milliseconds":
+        return pc.add(pc.multiply(pc.cast(pc.second(v), pa.float64()), 1000.0),
+                      pc.divide(pc.cast(pc.add(pc.multiply(pc.millisecond(v), 1000), pc.microsecond(v)),
+                                        pa.float64()), 1000.0))
+    if field == "microseconds":
+        return pc.cast(pc.add(pc.multiply(pc.second(v), US), pc.add(pc.multiply(pc.millisecond(v), 1000),
+                                                                   pc.microsecond(v))), pa.float64())
+    raise errors.InvalidParameterValue(f'unit "{field}" not recognized for type timestamp with time zone')
+
+
+def _current_setting(args, ctx):
+    name = _py(args[0])
+    missing_ok = bool(_py(args[1])) if len(args) > 1 else False
+    sess = ctx.session
+    if sess is not None:
+        v = sess.get_setting(name, missing_ok=missing_ok)
+    else:
+        v = ctx.settings.get(name)
+    return pa.scalar(v, pa.string())
+
+
+def _set_config(args, ctx):
+    name, value = _py(args[0]), _py(args[1])
+    if ctx.session is not None:
+        ctx.session.set_setting(name, value)
+    return pa.scalar(value, pa.string())
+
+
+def _pg_sleep(args, ctx):
+    secs = float(_py(args[0]) or 0)
+    deadline = time.monotonic() + max(secs, 0)
+    cancel = getattr(ctx.session, "cancel_event", None)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        if cancel is not None:
+            if cancel.wait(min(left, 0.05)):
+                raise errors.QueryCanceled("canceling statement due to user request")
+        else:
+            time.sleep(min(left, 0.05))
+    return pa.scalar(None, pa.null())
+
+
+def _date(args, ctx):
+    v = args[0]
+    if pa.types.is_string(v.type):
+        v = cast_value(v, TS, ctx.tz)
+    return pc.cast(pc.floor_temporal(v, unit="day") if not isinstance(v, pa.Scalar) else v, pa.date32())
+
+
+def _length(args, ctx):
+    return pc.cast(pc.utf8_length(args[0]), pa.int32())
+
+
+def _user(args, ctx):
+    return pa.scalar(getattr(ctx.session, "user", None) or "pgmkts")
+
+
+def _scalar_stat(fn):
+    def f(args, ctx):
+        return fn(args, ctx)
+    return f
+
+
+for _name, _fn in {
+    "lower": lambda a, c: pc.utf8_lower(a[0]), "upper": lambda a, c: pc.utf8_upper(a[0]),
+    "length": _length, "char_length": _length, "character_length": _length,
+    "octet_length": lambda a, c: pc.cast(pc.binary_length(a[0]), pa.int32()),
+    "substr": _substr, "substring": _substr, "split_part": _split_part, "replace": _replace,
+    "ltrim": _trim("ltrim"), "rtrim": _trim("rtrim"), "btrim": _trim("btrim"),
+    "concat": lambda a, c: text_concat(a, strict=False, tz=c.tz),
+    "left": _left, "right": _right, "strpos": _strpos, "md5": _md5,
+    "reverse": lambda a, c: pc.utf8_reverse(a[0]),
+    "repeat": lambda a, c: pc.binary_repeat(a[0], a[1]),
+    "starts_with": lambda a, c: pc.starts_with(a[0], _py(a[1])),
+    "initcap": lambda a, c: pc.utf8_title(pc.utf8_lower(a[0])),
+    "lpad": lambda a, c: pc.utf8_lpad(a[0], int(_py(a[1])), _py(a[2]) if len(a) > 2 else " "),
+    "rpad": lambda a, c: pc.utf8_rpad(a[0], int(_py(a[1])), _py(a[2]) if len(a) > 2 else " "),
+    "regexp_replace": lambda a, c: pc.replace_substring_regex(a[0], _py(a[1]), _py(a[2]), max_replacements=1),
+    "abs": lambda a, c: pc.abs_checked(a[0]), "floor": lambda a, c: pc.floor(a[0]),
+    "ceil": lambda a, c: pc.ceil(a[0]), "ceiling": lambda a, c: pc.ceil(a[0]), "sqrt": _sqrt,
+    "ln": _ln, "log10": _log10, "log": _log, "exp": lambda a, c: pc.exp(pc.cast(a[0], pa.float64())),
+    "power": _power, "pow": _power, "round": _round, "trunc": _trunc, "sign": _sign,
+    "cbrt": lambda a, c: pc.power(pc.cast(a[0], pa.float64()), 1 / 3),
+    "degrees": lambda a, c: pc.multiply(pc.cast(a[0], pa.float64()), 180 / math.pi),
+    "radians": lambda a, c: pc.multiply(pc.cast(a[0], pa.float64()), math.pi / 180),
+    "pi": lambda a, c: pa.scalar(math.pi), "random": lambda a, c: pa.scalar(float(np.random.random())),
+    "ascii": lambda a, c: pa.scalar(ord(_py(a[0])[0]) if _py(a[0]) else 0, pa.int32()),
+    "chr": lambda a, c: pa.scalar(chr(int(_py(a[0])))),
+    "coalesce": _coalesce, "nullif": _nullif,
+    "greatest": _greatest_least(pc.max_element_wise), "least": _greatest_least(pc.min_element_wise),
+    "to_timestamp": _to_timestamp, "to_char": _to_char, "date_trunc": _date_trunc,
+    "time_bucket": _time_bucket, "date_bin": _date_bin, "date_part": _date_part, "date": _date,
+    "now": lambda a, c: ts_scalar(c.now_us), "transaction_timestamp": lambda a, c: ts_scalar(c.now_us),
+    "statement_timestamp": lambda a, c: ts_scalar(c.now_us),
+    "clock_timestamp": lambda a, c: ts_scalar(time.time_ns() // 1000),
+    "current_date": lambda a, c: pa.scalar(c.now_us // (86400 * US), pa.int32()).cast(pa.date32()),
+    "localtimestamp": lambda a, c: pa.scalar(c.now_us, pa.int64()).cast(pa.timestamp("us")),
+    "version": lambda a, c: pa.scalar(VERSION),
+    "current_database": lambda a, c: pa.scalar(getattr(c.session, "database", None) or "pgmkts"),
+    "current_catalog": lambda a, c: pa.scalar(getattr(c.session, "database", None) or "pgmkts"),
+    "current_schema": lambda a, c: pa.scalar("public"),
+    "current_user": _user, "session_user": _user, "user": _user, "current_role": _user,
+    "current_setting": _current_setting, "set_config": _set_config,
+    "pg_backend_pid": lambda a, c: pa.scalar(getattr(c.session, "backend_pid", os.getpid()), pa.int32()),
+    "pg_sleep": _pg_sleep,
+    "to_number": lambda a, c: cast_value(a[0], pa.float64()),
+    "parse_timestamp": lambda a, c: ts_scalar(parse_timestamp_us(_py(a[0]), c.tz)),
+}.items():
+    register(_name, _fn)
+
+RETURN_OIDS.update({"version": 25, "current_database": 19, "current_schema": 19, "current_user": 19,
+                    "session_user": 19, "user": 19, "pg_backend_pid": 23, "current_setting": 25,
+                    "pg_sleep": 2278})

@@ -1,0 +1,1 @@
+"""Planner rules: each module one pure function from (AST pieces, scan) to a rewritten scan/AST."""
