@@ -46,11 +46,11 @@ def make_bars(symbol: str, rows: int = ROWS_PER_YEAR) -> np.ndarray:
     return out
 
 
-def make_ticks(symbol: str, days: int) -> np.ndarray:
+def make_ticks(symbol: str, days: float) -> np.ndarray:
     """Poisson-arriving trades at TICK_RATE/s for `days` days from START, nanosecond timestamps."""
     rng = np.random.default_rng(_seed(symbol, "ticks"))
     n = int(rng.poisson(TICK_RATE * 86400 * days))
-    ns = np.sort(rng.integers(0, days * 86400 * 10**9, n, dtype=np.int64))
+    ns = np.sort(rng.integers(0, max(1, int(days * 86400 * 10**9)), n, dtype=np.int64))
     out = np.empty(n, dtype=TICK_DTYPE)
     out["Epoch"] = START + ns // 10**9
     out["Nanoseconds"] = (ns % 10**9).astype(np.int32)
@@ -91,9 +91,9 @@ class Dataset:
         return sum(len(a) for a in self.ticks.values())
 
 
-def load_dataset(n_symbols: int, rows: int = ROWS_PER_YEAR, tick_symbols: int = 1, tick_days: int = 1
+def load_dataset(n_symbols: int, rows: int = ROWS_PER_YEAR, tick_symbols: int = 1, tick_days: float = 1.0
                  ) -> Dataset:
     bars = {s: _cached(f"bars_{s}_{rows}", lambda s=s: make_bars(s, rows)) for s in symbol_names(n_symbols)}
-    ticks = {s: _cached(f"ticks_{s}_{tick_days}d", lambda s=s: make_ticks(s, tick_days))
+    ticks = {s: _cached(f"ticks_{s}_{tick_days:g}d", lambda s=s: make_ticks(s, tick_days))
              for s in symbol_names(tick_symbols, "T")}
     return Dataset(bars, ticks)

@@ -21,8 +21,14 @@ class PsycopgRunner(Runner):
     client = "psycopg"
 
     def __init__(self, system: str, dsn: str, dialect: PgDialect, statement_timeout_ms: int | None = None):
-        import psycopg
         self.system, self.dialect = system, dialect
+        self._args = (dsn, statement_timeout_ms)
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh connection (after a timeout the old one may still be busy in an abandoned thread)."""
+        import psycopg
+        dsn, statement_timeout_ms = self._args
         self.conn = psycopg.connect(dsn, autocommit=True)
         if statement_timeout_ms:
             self.conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
@@ -67,12 +73,17 @@ class AsyncpgRunner(Runner):
     client = "asyncpg"
 
     def __init__(self, system: str, dsn: str, dialect: PgDialect, statement_timeout_ms: int | None = None):
-        import asyncpg
         self.system, self.dialect = system, dialect
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self._fut = None
+        self._args = (dsn, statement_timeout_ms)
+        self.reset()
+
+    def reset(self) -> None:
+        import asyncpg
+        dsn, statement_timeout_ms = self._args
         p = parse_dsn(dsn)
         settings = {"statement_timeout": str(int(statement_timeout_ms))} if statement_timeout_ms else None
         self.conn = self._run(asyncpg.connect(host=p["host"], port=int(p["port"]), user=p["user"],
@@ -128,8 +139,13 @@ class AdbcRunner(Runner):
     client = "adbc"
 
     def __init__(self, system: str, url: str, dialect: PgDialect, statement_timeout_ms: int | None = None):
-        import adbc_driver_postgresql.dbapi as adbc
         self.system, self.dialect = system, dialect
+        self._args = (url, statement_timeout_ms)
+        self.reset()
+
+    def reset(self) -> None:
+        import adbc_driver_postgresql.dbapi as adbc
+        url, statement_timeout_ms = self._args
         self.conn = adbc.connect(url, autocommit=True)
         self._cur = None
         if statement_timeout_ms:

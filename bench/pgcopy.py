@@ -41,3 +41,18 @@ def ticks_copy_body(symbol: str, ticks: np.ndarray) -> bytes:
     ts = ticks["Epoch"].astype(np.int64) * 1_000_000 + ticks["Nanoseconds"] // 1000 - PG_EPOCH_US
     return _frame(symbol.encode(), [("epoch", ">i8", ts), ("price", ">f4", ticks["Price"]),
                                     ("size", ">i4", ticks["Size"])], len(ticks))
+
+
+def bars_csv(symbol: str, bars: np.ndarray) -> bytes:
+    """Rows as CSV (no header): symbol, ISO timestamptz, open..close, volume — via Arrow's CSV writer."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    t = pa.table({"symbol": pa.array([symbol] * len(bars)),
+                  "epoch": pa.array(bars["Epoch"], pa.timestamp("s", tz="UTC")),
+                  "open": bars["Open"], "high": bars["High"], "low": bars["Low"], "close": bars["Close"],
+                  "volume": bars["Volume"]})
+    buf = io.BytesIO()
+    pacsv.write_csv(t, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+    return buf.getvalue()

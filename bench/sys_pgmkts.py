@@ -12,19 +12,20 @@ import pandas as pd
 from bench.base import Ctx, Runner, System, append_row
 from bench.frames import dir_bytes
 from bench.pgclients import pg_runners
-from bench.pgcopy import HEADER, TRAILER, bars_copy_body
+from bench.pgcopy import HEADER, TRAILER, bars_copy_body, bars_csv
 from bench.sql import PgmktsDialect
 from bench.timing import Measurement, short_error
 
 TF, GROUP, TICK_TF, TICK_GROUP = "1Min", "OHLCV", "1Sec", "TRADE"
 CANDLES = "candlecandler('1H',Open,High,Low,Close,Sum::Volume)"
+CSV_SYMBOLS = 4          # the CSV load uses at most this many symbols (building CSV text is slow)
 GROUP_DDL = """CREATE TABLE ohlcv_1min (symbol text, epoch timestamptz, open real, high real, low real,
   close real, volume double precision)"""
 
 
-def start_server(root: Path):
+def start_server(root: Path, timeout: float = 60.0):
     from tests.support.server import ServerProcess, free_port
-    return ServerProcess(root=root, port=free_port(), rpc_port=free_port()).start(timeout=90)
+    return ServerProcess(root=root, port=free_port(), rpc_port=free_port()).start(timeout=timeout)
 
 
 class PymarketstoreRunner(Runner):
@@ -33,7 +34,10 @@ class PymarketstoreRunner(Runner):
     def __init__(self, url: str, symbols: list[str]):
         import pymarketstore as pymkts
         self.pymkts, self.url, self.symbols = pymkts, url, symbols
-        self.cli = pymkts.Client(url)
+        self.reset()
+
+    def reset(self) -> None:
+        self.cli = self.pymkts.Client(self.url)
 
     def _params(self, syms, tf=TF, group=GROUP, **kw):
         return self.pymkts.Params(syms, tf, group, **kw)
@@ -99,31 +103,52 @@ class PymarketstoreDecodeRunner(PymarketstoreRunner):
 class PgmktsSystem(System):
     name = "pgmkts"
 
-    def __init__(self) -> None:
+    def __init__(self, csv: bool = True) -> None:
         self.srv = None
         self.conn_errors: dict[str, str] = {}
-        self.copy_loaded = False
+        self.csv = csv
 
     def setup(self, ctx: Ctx) -> None:
         self.base = Path(ctx.workdir) / "pgmkts"
         shutil.rmtree(self.base, ignore_errors=True)
         self.base.mkdir(parents=True)
-        self.srv = start_server(self.base / "main")
+        self.start_timeout = max(20.0, ctx.timeout)
+        self.srv = start_server(self.base / "main", self.start_timeout)
 
-    def _copy_load(self, srv, ctx: Ctx) -> float:
+    def _copy_load(self, srv, payload: list[bytes], fmt: str) -> float:
+        """COPY pre-built payload chunks (binary: with header and trailer) in one statement."""
         import psycopg
-        t0 = time.perf_counter()
         with psycopg.connect(srv.dsn, autocommit=True) as c:
             try:
                 c.execute(GROUP_DDL)
             except psycopg.Error:
                 pass                                  # already declared, or buckets appear on first insert
-            with c.cursor() as cur, cur.copy("COPY ohlcv_1min FROM STDIN (FORMAT binary)") as cp:
-                cp.write(HEADER)
-                for s, a in ctx.ds.bars.items():
-                    cp.write(bars_copy_body(s, a))
-                cp.write(TRAILER)
-        return time.perf_counter() - t0
+            t0 = time.perf_counter()
+            with c.cursor() as cur, cur.copy(f"COPY ohlcv_1min FROM STDIN (FORMAT {fmt})") as cp:
+                for chunk in payload:
+                    cp.write(chunk)
+            return time.perf_counter() - t0
+
+    def _fresh_copy_load(self, ctx: Ctx, fmt: str, syms: list[str]) -> Measurement:
+        if fmt == "binary":
+            payload = [HEADER, *(bars_copy_body(s, ctx.ds.bars[s]) for s in syms), TRAILER]
+        else:
+            payload = [bars_csv(s, ctx.ds.bars[s]) for s in syms]
+        rows = sum(len(ctx.ds.bars[s]) for s in syms)
+        root = self.base / f"copy-{fmt}"
+        try:
+            srv = start_server(root, self.start_timeout)
+        except Exception as exc:  # noqa: BLE001
+            return Measurement(error="start: " + short_error(exc), unit="rows/s")
+        try:
+            dt = self._copy_load(srv, payload, fmt)
+            return Measurement(rows / dt, "rows/s", [dt], note=f"{fmt} COPY of {len(syms)} symbols into a "
+                               "fresh server; payload built before timing")
+        except Exception as exc:  # noqa: BLE001
+            return Measurement(error=short_error(exc), unit="rows/s")
+        finally:
+            srv.stop()
+            shutil.rmtree(root, ignore_errors=True)
 
     def _rpc_load(self, ctx: Ctx) -> float:
         import pymarketstore as pymkts
@@ -145,24 +170,21 @@ class PgmktsSystem(System):
             out["pgmkts/pymarketstore"] = Measurement(rows / dt, "rows/s", [dt], note="one Write per symbol")
         except Exception as exc:  # noqa: BLE001
             out["pgmkts/pymarketstore"] = Measurement(error=short_error(exc), unit="rows/s")
-        # COPY into a fresh server of its own (or into the main one when the RPC load failed)
-        srv, own = self.srv, False
+        syms = ctx.ds.symbols
         if out["pgmkts/pymarketstore"].error is None:
+            # each COPY into a fresh server of its own, so every load starts from an empty store
+            out["pgmkts/psycopg"] = self._fresh_copy_load(ctx, "binary", syms)
+        else:
+            # the RPC load failed: load the main server by COPY so the SQL clients still have data
+            payload = [HEADER, *(bars_copy_body(s, ctx.ds.bars[s]) for s in syms), TRAILER]
             try:
-                srv, own = start_server(self.base / "copy"), True
+                dt = self._copy_load(self.srv, payload, "binary")
+                out["pgmkts/psycopg"] = Measurement(rows / dt, "rows/s", [dt], note="binary COPY")
             except Exception as exc:  # noqa: BLE001
-                out["pgmkts/psycopg"] = Measurement(error="start: " + short_error(exc), unit="rows/s")
-                return out
-        try:
-            dt = self._copy_load(srv, ctx)
-            out["pgmkts/psycopg"] = Measurement(rows / dt, "rows/s", [dt], note="binary COPY")
-            self.copy_loaded = not own
-        except Exception as exc:  # noqa: BLE001
-            out["pgmkts/psycopg"] = Measurement(error=short_error(exc), unit="rows/s")
-        finally:
-            if own:
-                srv.stop()
-                shutil.rmtree(self.base / "copy", ignore_errors=True)
+                out["pgmkts/psycopg"] = Measurement(error=short_error(exc), unit="rows/s")
+            del payload
+        if self.csv:
+            out["pgmkts/psycopg-csv"] = self._fresh_copy_load(ctx, "csv", syms[:CSV_SYMBOLS])
         return out
 
     def load_ticks(self, ctx: Ctx) -> dict[str, Measurement]:
@@ -195,5 +217,10 @@ class PgmktsSystem(System):
 
     def close(self) -> None:
         if self.srv:
-            self.srv.stop()
+            died = self.srv.proc is not None and self.srv.proc.poll() is not None
+            rc = self.srv.stop()
+            if died or rc not in (0, None):
+                import sys
+                tail = "".join(self.srv.output[-30:])
+                print(f"pgmkts server exited with {rc}; last output:\n{tail}", file=sys.stderr, flush=True)
         shutil.rmtree(self.base, ignore_errors=True)

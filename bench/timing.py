@@ -26,8 +26,12 @@ class Measurement:
                 "note": self.note}
 
 
-def short_error(exc: BaseException, limit: int = 90) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
+def short_error(exc: BaseException, limit: int = 100) -> str:
+    """One line: the first line of the message and, for a multi-line one (a traceback), its last line."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    if len(lines) > 1:
+        text = text[:40] + " … " + lines[-1][-(limit - 45):]
     if isinstance(exc, BenchTimeout):
         return text
     text = f"{type(exc).__name__}: {text}"

@@ -125,6 +125,10 @@ class InvalidTextRepresentation(PgmktsError):
     sqlstate = "22P02"
 
 
+class InvalidBinaryRepresentation(PgmktsError):
+    sqlstate = "22P03"
+
+
 class InvalidDatetimeFormat(PgmktsError):
     sqlstate = "22007"
 
@@ -149,8 +153,18 @@ class InvalidParameterValue(PgmktsError):
     sqlstate = "22023"
 
 
+class InvalidRegularExpression(PgmktsError):
+    sqlstate = "2201B"
+
+
 class BadCopyFileFormat(PgmktsError):
     sqlstate = "22P04"
+
+
+class CardinalityViolation(PgmktsError):
+    """A scalar sub-query returned more than one row."""
+
+    sqlstate = "21000"
 
 
 class IntegrityError(PgmktsError):

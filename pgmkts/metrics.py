@@ -24,6 +24,10 @@ class _EngineCollector:
     def __init__(self, get_stats: Callable[[], dict[str, Any]]) -> None:
         self._get_stats = get_stats
 
+    def describe(self):
+        # names depend on what the engine reports; don't call stats() at registration
+        return []
+
     def collect(self):
         try:
             stats = self._get_stats() or {}

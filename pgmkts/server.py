@@ -85,6 +85,11 @@ async def serve(config: Config, *, demo: bool = False) -> None:
         app.http_handler = http
         triggers = load_triggers(engine, config.triggers, config.timezone)
         unsubscribe = [engine.subscribe(t.fire) for t in triggers if hasattr(t, "fire")]
+        # Writes replayed from the WAL at open fired no triggers: bring derived buckets
+        # (ondiskagg destinations) up to date from their newest window before serving.
+        for t in triggers:
+            if hasattr(t, "catch_up"):
+                await asyncio.to_thread(t.catch_up)
         workers = load_bgworkers(engine, config.bgworkers, config.timezone)
         pg = await start_pg_server(app, config.listen_host, config.listen_port)
         rpc = await start_rpc_server(app, config.listen_host, config.rpc_listen_port)

@@ -8,12 +8,16 @@ the catalog executor (pgmkts.planner.catalog) answers instead of the time-series
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from pgmkts.planner.catalog import model, pgdata
 from pgmkts.planner.catalog.functions import FUNCTIONS
+from pgmkts.planner.catalog.translate import _NODE_FUNCS, _type_name
 
 # `::oid[]`, `::pg_catalog.int2[]`: sqlglot only parses `[]` after types it knows, so spell the
 # array type by its catalog name (`_oid`), which PostgreSQL accepts as well.
@@ -62,7 +66,7 @@ def _function_names(tree: exp.Expression) -> set[str]:
         if isinstance(node, exp.Anonymous):
             names.add(str(node.this).lower())
         elif isinstance(node, exp.Func):
-            names.add(node.sql_name().lower())
+            names.add(_NODE_FUNCS.get(type(node), node.sql_name().lower()))
         elif isinstance(node, _SESSION_NODES):
             names.add("session")
     return names
@@ -86,11 +90,10 @@ def is_catalog_query(tree: exp.Expression) -> bool:
 
 
 def _has_catalog_cast(tree: exp.Expression) -> bool:
+    """`'x'::regclass`, `1::regtype`: only the catalog can answer these."""
     for c in tree.find_all(exp.Cast):
-        if c.to.this == exp.DataType.Type.USERDEFINED:
-            name = c.to.sql("postgres").lower().removeprefix("pg_catalog.")
-            if name in ("regclass", "regtype", "regproc", "regnamespace", "oid", "name"):
-                return True
+        if _type_name(c.to) in ("regclass", "regtype", "regproc", "regnamespace", "regrole"):
+            return True
     return False
 
 
@@ -100,3 +103,56 @@ def catalog_relation_names() -> list[tuple[str, str]]:
 
 
 __all__ = ["preprocess", "parse", "is_catalog_query", "catalog_target", "is_comment_only", "model"]
+
+
+# --- what the planner Session calls --------------------------------------------------------------
+def catalog_result(tree: exp.Expression, session, params: list | None = None,
+                   param_oids: list[int] | None = None):
+    """Run a catalog SELECT (see is_catalog_query) and wrap it as a planner Result."""
+    from pgmkts.planner.catalog import run_query
+    from pgmkts.planner.result import Field, Result
+    from pgmkts.planner.types import oid_of
+
+    table = run_query(tree, session, params, param_oids)
+    fields = [Field(f.name, oid_of(f.type, f.metadata)) for f in table.schema]
+    batches = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
+    return Result(tag=f"SELECT {table.num_rows}", fields=fields, batches=iter(batches))
+
+
+def catalog_describe(tree: exp.Expression, param_oids: list[int] | None = None):
+    """(fields, parameter OIDs) of a catalog SELECT without running it: Parse/Describe."""
+    from pgmkts.planner.catalog import describe_query
+    from pgmkts.planner.result import Field
+    from pgmkts.planner.types import oid_of
+
+    fields, ptypes = describe_query(tree, param_oids)
+    return [Field(f.name, oid_of(f.type, f.metadata)) for f in fields], ptypes
+
+
+_TREE_CACHE: OrderedDict[str, exp.Expression | None] = OrderedDict()
+_TREE_LOCK = threading.Lock()
+# Cheap text test before parsing: time-series statements (the hot path) never contain these.
+_HINT = re.compile(r"pg_|information_schema|::\s*reg|\b(?:" + "|".join(
+    sorted((re.escape(n) for n in FUNCTIONS if not n.startswith("pg_")), key=len, reverse=True)) + r")\b", re.I)
+
+
+def catalog_tree(sql: str) -> exp.Expression | None:
+    """The parsed statement if the catalog executor should answer it, else None (planner's job).
+
+    Cached by text; callers must not mutate the tree (the executor copies it)."""
+    if not _HINT.search(sql):
+        return None
+    with _TREE_LOCK:
+        if sql in _TREE_CACHE:
+            _TREE_CACHE.move_to_end(sql)
+            return _TREE_CACHE[sql]
+    try:
+        trees = parse(sql)
+        tree = trees[0] if len(trees) == 1 and is_catalog_query(trees[0]) else None
+    except Exception:   # not parseable as a catalog query: the planner reports its own error
+        tree = None
+    with _TREE_LOCK:
+        _TREE_CACHE[sql] = tree
+        if len(_TREE_CACHE) > 256:
+            _TREE_CACHE.popitem(last=False)
+    return tree

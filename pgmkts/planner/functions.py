@@ -217,11 +217,14 @@ def _round(args, ctx):
     v = args[0]
     nd = int(_py(args[1])) if len(args) > 1 else 0
     if pa.types.is_integer(v.type):
-        return v if nd >= 0 else pc.round(v, nd, round_mode="half_away_from_zero")
+        return v if nd >= 0 else pc.round(v, nd, round_mode="half_towards_infinity")
+    if pa.types.is_decimal(v.type):
+        out = pc.round(v, nd, round_mode="half_towards_infinity")
+        return pc.cast(out, pa.decimal128(38, max(nd, 0)))
     if pa.types.is_floating(v.type) and len(args) == 1:
         # round(double precision) rounds half to even in PostgreSQL (rint)
         return pc.round(v, 0, round_mode="half_to_even")
-    return pc.round(v, nd, round_mode="half_away_from_zero")
+    return pc.round(v, nd, round_mode="half_towards_infinity")
 
 
 def _trunc(args, ctx):
@@ -391,6 +394,9 @@ def _to_char(args, ctx):
     if pa.types.is_timestamp(v.type) or pa.types.is_date32(v.type):
         # sqlglot already translated the PostgreSQL pattern to strftime
         st = fmt if "%" in fmt else _pg_fmt_to_strftime(fmt)
+        if pa.types.is_timestamp(v.type) and "%f" not in st:
+            # arrow prints fractional seconds with %S for sub-second units; PostgreSQL's SS does not
+            v = pc.cast(v, pa.timestamp("s", tz=v.type.tz), safe=False)
         if isinstance(v, pa.Scalar):
             return pc.strftime(broadcast(v, 1), format=st)[0]
         return pc.strftime(v, format=st)
@@ -534,6 +540,8 @@ def _set_config(args, ctx):
 
 def _pg_sleep(args, ctx):
     secs = float(_py(args[0]) or 0)
+    if getattr(ctx, "schema_only", False):
+        return pa.scalar(None, pa.null())
     deadline = time.monotonic() + max(secs, 0)
     cancel = getattr(ctx.session, "cancel_event", None)
     while True:

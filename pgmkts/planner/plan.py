@@ -15,9 +15,10 @@ from sqlglot import exp
 from pgmkts import errors
 from pgmkts.planner import bind
 from pgmkts.planner.exec.expr import contains_aggregate, is_aggregate
-from pgmkts.planner.rules.common import conjoin, conjuncts
+from pgmkts.planner.rules.common import conjoin, conjuncts, is_constant
 from pgmkts.planner.rules.distinct_on import latest_per_symbol
 from pgmkts.planner.rules.downsample import Downsample, detect_downsample
+from pgmkts.planner.rules.fold import fold_constants
 from pgmkts.planner.rules.lastn import last_n
 from pgmkts.planner.rules.projection import referenced_columns
 from pgmkts.planner.rules.symbols import extract_symbols
@@ -34,11 +35,13 @@ class Scan:
     limit: exp.Expression | None = None
     from_end: bool = False
     latest_per_bucket: bool = False
+    memo: dict | None = None                  # literal-only time bounds, per TimeZone (see scan.py)
 
     def explain(self, depth: int) -> list[str]:
         pad = "  " * depth
         kind = "Bucket Scan" if self.rel.kind == "bucket" else (
             "Group Scan" if self.rel.kind == "group" else "Catalog Scan")
+        cols = "epoch only" if self.columns == [] else (", ".join(self.columns) if self.columns else "all")
         out = [f"{pad}{kind} on {self.rel.name}" + (f" {self.alias}" if self.alias and
                                                      self.alias != self.rel.name else "")]
         if self.rel.kind == "group":
@@ -47,7 +50,7 @@ class Scan:
         if self.time:
             out.append(f"{pad}  Time Range: {self.time.text()}")
         if self.rel.kind != "catalog":
-            out.append(f"{pad}  Columns: {', '.join(self.columns) if self.columns is not None else 'all'}")
+            out.append(f"{pad}  Columns: {cols}")
         if self.limit is not None:
             out.append(f"{pad}  Limit: {self.limit.sql(dialect='postgres')} "
                        f"{'from end (then reversed)' if self.from_end else 'from start'}")
@@ -272,10 +275,18 @@ def plan_select(sel: exp.Select, env: Env) -> SelectPlan:
     where = where_node.this if where_node is not None else None
     if where is not None and any(is_aggregate(n) for n in where.walk() if not _in_subquery(n, where)):
         raise errors.GroupingError("aggregate functions are not allowed in WHERE")
+    if where is not None:
+        where = fold_constants(where, _const_eval)
     plan = SelectPlan(sel, source, where, has_agg, has_window)
     if isinstance(source, Scan) and source.rel.kind in ("bucket", "group"):
         _push_down(plan, source)
     return plan
+
+
+def _const_eval(node: exp.Expression):
+    from pgmkts.planner.exec.expr import Evaluator
+    from pgmkts.planner.exec.frame import Ctx, Frame
+    return Evaluator(Ctx(now_us=0)).eval(node, Frame([], [], 1))
 
 
 def _in_subquery(n, root) -> bool:
@@ -293,6 +304,9 @@ def _push_down(plan: SelectPlan, scan: Scan) -> None:
     conds = [c for c in conjuncts(plan.where)]
     tr, residual = extract_time_range(conds, quals)
     scan.time = tr
+    if tr and all(is_constant(e, allow_params=False, allow_now=False)
+                  for e, _inc in tr.lower + tr.upper):
+        scan.memo = {}
     if scan.rel.kind == "group":
         scan.symbols, residual = extract_symbols(residual, quals)
     plan.where = conjoin(residual)
@@ -357,7 +371,7 @@ def explain_lines(plan: Any, depth: int = 0) -> list[str]:
         lines.append(f"{'  ' * (depth + d)}Sort: {keys}")
         d += 1
     if sel.args.get("distinct") is not None:
-        lines.append(f"{'  ' * (depth + d)}{sel.args['distinct'].sql(dialect='postgres').title()}")
+        lines.append(f"{'  ' * (depth + d)}{sel.args['distinct'].sql(dialect='postgres')}")
         d += 1
     if plan.has_window:
         lines.append(f"{'  ' * (depth + d)}WindowAgg")

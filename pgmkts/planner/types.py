@@ -65,7 +65,7 @@ def cast_target(dtype_name: str) -> tuple[pa.DataType, int | None]:
     table = {
         "INT": (pa.int32(), None), "BIGINT": (pa.int64(), None), "SMALLINT": (pa.int16(), None),
         "TINYINT": (pa.int16(), None), "FLOAT": (pa.float32(), None), "DOUBLE": (pa.float64(), None),
-        "DECIMAL": (pa.float64(), NUMERIC), "BIGDECIMAL": (pa.float64(), NUMERIC),
+        "DECIMAL": (pa.decimal128(38, 10), None), "BIGDECIMAL": (pa.decimal128(38, 10), None),
         "TEXT": (pa.string(), None), "VARCHAR": (pa.string(), None), "CHAR": (pa.string(), None),
         "NAME": (pa.string(), None), "NCHAR": (pa.string(), None), "NVARCHAR": (pa.string(), None),
         "BOOLEAN": (pa.bool_(), None), "TIMESTAMPTZ": (TS, None),

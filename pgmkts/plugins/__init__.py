@@ -16,6 +16,10 @@ log = logging.getLogger("pgmkts.plugins")
 
 TRIGGER_GROUP = "pgmkts.triggers"
 BGWORKER_GROUP = "pgmkts.bgworkers"
+# MarketStore's own feeders (contrib/*): an existing mkts.yml naming them must still start, so
+# they are skipped with a warning unless a package provides one under the same entry-point name.
+MARKETSTORE_FEEDERS = frozenset({"alpaca", "alpacabkfeeder", "binancefeeder", "bitmexfeeder", "gdaxfeeder",
+                                 "iex", "ice", "polygon", "polyiex", "xignitefeeder"})
 
 
 @runtime_checkable
@@ -34,11 +38,51 @@ class StreamTrigger:
 
 @runtime_checkable
 class BgWorker(Protocol):
-    """A background feeder: `run(stop)` loops until `stop` is set (MarketStore's Run())."""
+    """A background feeder: `run(stop)` loops until `stop` is set (MarketStore's Run());
+    `start()` runs it in a daemon thread and `stop()` ends it (what server.py calls)."""
 
     name: str
 
     def run(self, stop: threading.Event) -> None: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+class ThreadedWorker:
+    """start()/stop() on top of run(stop): base class for built-in workers, and the adapter
+    for entry-point workers that only define run()."""
+
+    name = "worker"
+    _stop_event: threading.Event | None = None
+    _thread: threading.Thread | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop_event = threading.Event()
+        self._thread = start_bgworkers([self], self._stop_event)[0]
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("background worker %s did not stop within %.1fs", self.name, timeout)
+
+
+class _Adapter(ThreadedWorker):
+    def __init__(self, inner: Any, name: str) -> None:
+        self.inner = inner
+        self.name = str(getattr(inner, "name", name))
+
+    def run(self, stop: threading.Event) -> None:
+        self.inner.run(stop)
 
 
 def module_name(module: Any) -> str:
@@ -120,23 +164,33 @@ def load_bgworkers(engine: Any, config_bgworkers: Sequence[Mapping[str, Any]] | 
         if not isinstance(config, Mapping):
             raise errors.ConfigError(f"bgworkers[{i}].config: expected a mapping, got {type(config).__name__}")
         factory = _builtin_bgworkers().get(mod) or (_entry_point(BGWORKER_GROUP, mod) if mod else None)
+        if factory is None and mod in MARKETSTORE_FEEDERS:
+            log.warning("bgworkers[%d].module: MarketStore's %r feeder is not part of pgmkts; skipped "
+                        "(install a package providing the 'pgmkts.bgworkers' entry point %r)", i,
+                        w.get("module"), mod)
+            continue
         if factory is None:
             raise errors.ConfigError(
                 f"bgworkers[{i}].module: unknown background worker {w.get('module')!r}",
                 hint="built in: demo_feeder; others need a package exposing a 'pgmkts.bgworkers' entry point")
         name = str(w.get("name") or mod)
         try:
-            out.append(factory(engine, dict(config), name=name, timezone=timezone))
+            worker = factory(engine, dict(config), name=name, timezone=timezone)
         except errors.ConfigError as exc:
             raise errors.ConfigError(f"bgworkers[{i}]: {exc.message}", hint=exc.hint) from exc
+        if not callable(getattr(worker, "run", None)):
+            raise errors.ConfigError(f"bgworkers[{i}].module: {mod!r} did not return a worker with run(stop)")
+        if not (callable(getattr(worker, "start", None)) and callable(getattr(worker, "stop", None))):
+            worker = _Adapter(worker, name)
+        out.append(worker)
     return out
 
 
-def start_bgworkers(workers: Sequence[BgWorker], stop: threading.Event) -> list[threading.Thread]:
+def start_bgworkers(workers: Sequence[Any], stop: threading.Event) -> list[threading.Thread]:
     """Run each worker in a daemon thread until `stop` is set; a crash is logged, not raised."""
     threads = []
     for w in workers:
-        def body(w: BgWorker = w) -> None:
+        def body(w: Any = w) -> None:
             try:
                 w.run(stop)
             except Exception:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pgmkts import errors
+from pgmkts.plugins import ThreadedWorker
 
 log = logging.getLogger("pgmkts.demo")
 
@@ -74,7 +75,7 @@ def seed_demo(engine: Any, symbols: Sequence[str] = DEMO_SYMBOLS, days: int = 30
     return written
 
 
-class DemoFeeder:
+class DemoFeeder(ThreadedWorker):
     """bgworker `demo_feeder`: appends one synthetic bar per symbol per timeframe slot.
 
     config: symbols (default DEMO-AAPL, DEMO-MSFT, DEMO-SPY), timeframe (1Min), interval

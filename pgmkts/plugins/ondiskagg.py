@@ -293,7 +293,8 @@ class OnDiskAgg:
             if any(v is None for v in lasts):
                 written += self.rebuild(b.tbk)
                 continue
-            base = self.engine.read(b.tbk, min(lasts) * NS, None, columns=["Epoch"])["Epoch"]
+            since = min(int(v) for v in lasts if v is not None)
+            base = self.engine.read(b.tbk, since * NS, None, columns=["Epoch"])["Epoch"]
             if base.size:
                 with self._lock(b.tbk):
                     written += self._recompute(b.tbk, base)

@@ -1,0 +1,1 @@
+"""MarketStore-compatible HTTP side: msgpack-RPC (/rpc), stream (/ws), /healthz, /metrics."""

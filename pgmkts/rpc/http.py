@@ -32,9 +32,12 @@ _REASONS = {200: "OK", 101: "Switching Protocols", 400: "Bad Request", 401: "Una
 
 
 def looks_like_http(first_bytes: bytes) -> bool:
-    """True if a connection's first bytes start an HTTP request line (for the port sniffer)."""
-    return any(first_bytes.startswith(m[: len(first_bytes)]) if len(first_bytes) < len(m)
-               else first_bytes.startswith(m) for m in HTTP_METHODS)
+    """True if a connection's first bytes start an HTTP request line (for the port sniffer);
+    a prefix shorter than the method ("PO") counts, so the sniffer may ask with few bytes."""
+    if not first_bytes:
+        return False
+    return any(m.startswith(first_bytes) if len(first_bytes) < len(m) else first_bytes.startswith(m)
+               for m in HTTP_METHODS)
 
 
 class HttpError(Exception):
@@ -99,12 +102,19 @@ class _BufferedReader:
                 return None
 
     async def read_exactly(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            if not await self._fill():
-                raise HttpError(400, f"connection closed after {len(self.buf)} of {n} body bytes")
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
+        if len(self.buf) >= n:
+            out = bytes(self.buf[:n])
+            del self.buf[:n]
+            return out
+        # big bodies: take the rest straight from the stream instead of growing our buffer
+        have = bytes(self.buf)
+        self.buf.clear()
+        try:
+            rest = await self.reader.readexactly(n - len(have))
+        except asyncio.IncompleteReadError as exc:
+            raise HttpError(400, f"connection closed after {len(have) + len(exc.partial)} of {n} "
+                                 "body bytes") from None
+        return have + rest if have else rest
 
     async def read_line(self, limit: int = 4096) -> bytes:
         while True:
@@ -189,19 +199,22 @@ async def read_body(rd: _BufferedReader, req: Request, max_body: int) -> bytes:
     return await rd.read_exactly(n)
 
 
-def build_response(status: int, body: bytes = b"", *, content_type: str = "text/plain; charset=utf-8",
+def build_response(status: int, body: bytes | list = b"", *, content_type: str = "text/plain; charset=utf-8",
                    headers: dict[str, str] | None = None, keep_alive: bool = True,
-                   head_only: bool = False) -> list[bytes]:
+                   head_only: bool = False) -> list:
+    """Status line + headers + body; `body` may be a list of buffers (sent without joining)."""
+    pieces = body if isinstance(body, list) else [body]
+    size = sum(memoryview(p).nbytes for p in pieces)
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}",
              f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}"]
+             f"Content-Length: {size}"]
     for k, v in (headers or {}).items():
         lines.append(f"{k}: {v}")
     if not keep_alive:
         lines.append("Connection: close")
     out = ["\r\n".join(lines).encode("latin-1") + b"\r\n\r\n"]
-    if body and not head_only:
-        out.append(body)
+    if size and not head_only:
+        out.extend(p for p in pieces if memoryview(p).nbytes)
     return out
 
 
@@ -258,7 +271,13 @@ async def handle_http(app: Any, reader: asyncio.StreamReader, writer: asyncio.St
                 if head is None:
                     return
                 req = parse_head(head)
-                req.body = await read_body(rd, req, max_body)
+                if req.headers.get("expect", "").lower() == "100-continue":
+                    # curl sends this for big bodies and waits a second for the go-ahead
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                try:
+                    req.body = await asyncio.wait_for(read_body(rd, req, max_body), IDLE_TIMEOUT)
+                except TimeoutError:
+                    raise HttpError(408, "request body not received in time") from None
             except HttpError as exc:
                 # after a framing error the stream position is unknown: answer and close
                 writer.writelines(build_response(exc.status, (exc.message + "\n").encode(),
@@ -291,7 +310,7 @@ async def handle_http(app: Any, reader: asyncio.StreamReader, writer: asyncio.St
             metrics.conn_closed("rpc")
         with contextlib.suppress(Exception):
             writer.close()
-            await writer.wait_closed()
+            await asyncio.wait_for(writer.wait_closed(), 2.0)  # TLS close_notify may never come
 
 
 async def _authorized(app: Any, req: Request, writer: asyncio.StreamWriter, version: str,

@@ -13,17 +13,19 @@ import numpy as np
 
 from pgmkts import errors
 from pgmkts.rpc.codec import (
+    DEFAULT_CATEGORY,
     decode_dataset,
     dtype_code,
     encode_query_result,
+    pack_pieces,
     parse_type,
     sql_result_columns,
 )
 
 log = logging.getLogger("pgmkts.rpc")
 
-DEFAULT_CATEGORY = "Symbol/Timeframe/AttributeGroup"
 NO_FILES = "no files returned from query parse"
+_NS_LIMIT = 2**63 - 1
 # MarketStore's on-disk timeframes; a query for another one reads the largest that divides it
 STANDARD_TIMEFRAMES = (("1Sec", 1), ("10Sec", 10), ("30Sec", 30), ("1Min", 60), ("5Min", 300),
                        ("15Min", 900), ("30Min", 1800), ("1H", 3600), ("2H", 7200), ("4H", 14400),
@@ -103,8 +105,8 @@ class RpcService:
         if getattr(getattr(self.app, "config", None), "queryable", True) is False:
             raise RpcError("server is not queryable")
 
-    def handle(self, body: bytes, role: str = "readwrite") -> tuple[bytes, int, bool]:
-        """One request body → (reply body, rows returned, was it a query)."""
+    def handle(self, body: bytes, role: str = "readwrite") -> tuple[list, int, bool]:
+        """One request body → (reply as a list of buffers, rows returned, was it a query)."""
         req_id: Any = None
         method = None
         self._rows_out = 0
@@ -145,7 +147,7 @@ class RpcService:
             metrics = getattr(self.app, "metrics", None)
             if metrics is not None and hasattr(metrics, "error"):
                 metrics.error("rpc")
-        return msgpack.packb(reply, use_bin_type=True), self._rows_out, method == "DataService.Query"
+        return pack_pieces(reply), self._rows_out, method == "DataService.Query"
 
     @staticmethod
     def _error(code: int, message: str, req_id: Any) -> dict:
@@ -233,6 +235,9 @@ class RpcService:
                 lo = None if start_s is None else (start_s - start_s % tf_s if tf_s < 86400 else start_s) \
                     * 1_000_000_000
                 hi = None if end_s is None else end_s * 1_000_000_000 + 999_999_999
+            # clients send MaxInt64 seconds for "no end": keep the bounds inside int64 nanoseconds
+            lo = None if lo is None else max(lo, -_NS_LIMIT)
+            hi = None if hi is None else min(hi, _NS_LIMIT)
             proj = None
             if columns:
                 have = {name for name, _ in info.columns}
@@ -262,7 +267,10 @@ class RpcService:
         sql = r.get("sql_statement")
         if not isinstance(sql, str) or not sql.strip():
             raise RpcError("sql_statement must be a non-empty string")
-        from pgmkts.planner.session import Session
+        try:
+            from pgmkts.planner.session import Session
+        except ImportError as exc:
+            raise RpcError(f"SQL statements are not available in this build: {exc}") from None
 
         session = Session(self.engine)
         last = None

@@ -31,12 +31,32 @@ def _reject(writer: asyncio.StreamWriter, status: str, text: str) -> None:
                  "Connection: close\r\n\r\n".encode() + body)
 
 
+def stream_filter(app: Any) -> list[tuple[str, str, str]]:
+    """Buckets the configured `stream` trigger(s) publish (their `on` patterns, MarketStore's
+    "SYM/TF/AG[/YYYY.bin]"); empty when no stream trigger is configured: then every bucket
+    streams (pgmkts has /ws on without configuration)."""
+    out = []
+    for t in getattr(getattr(app, "config", None), "triggers", None) or ():
+        module = str(getattr(t, "module", "") or (t.get("module", "") if isinstance(t, dict) else ""))
+        if module.removesuffix(".so") != "stream":
+            continue
+        on = getattr(t, "on", None) if not isinstance(t, dict) else t.get("on")
+        parts = (on or "*/*/*").split("/")[:3]
+        try:
+            out.append(parse_pattern("/".join(parts)))
+        except ValueError:
+            log.warning("stream trigger 'on: %s' is not SYM/TF/AG; streaming everything", on)
+            return []
+    return out
+
+
 class _StreamSession:
     def __init__(self, app: Any, writer: asyncio.StreamWriter) -> None:
         self.app = app
         self.writer = writer
         self.proto = ServerProtocol(state=State.OPEN, max_size=MAX_MESSAGE)
         self.patterns: list[tuple[str, str, str]] = []
+        self.allowed = stream_filter(app)
         self._unsub = None
         self.closed = asyncio.Event()
 
@@ -56,6 +76,8 @@ class _StreamSession:
     def on_rows(self, tbk: str, rows: dict) -> None:
         """Hub callback (loop thread): push the last row of a committed write."""
         if not any(pattern_matches(p, tbk) for p in self.patterns):
+            return
+        if self.allowed and not any(pattern_matches(p, tbk) for p in self.allowed):
             return
         transport = self.writer.transport
         if transport is not None and transport.get_write_buffer_size() > MAX_BUFFERED:

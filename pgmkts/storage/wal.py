@@ -1,7 +1,9 @@
 """Write-ahead log: checksummed frames, group commit, rotation, torn-tail recovery.
 
-A WAL file `root/.wal/wal.<first LSN>` is a sequence of frames
-`[u32 payload length][u32 crc32(payload)][payload]`; a payload starts with its LSN (u64) and
+A WAL file `root/.wal/wal.<first LSN>` is a 16-byte header (magic, checksum algorithm) and a
+sequence of frames `[u32 payload length][u32 crc(payload)][payload]`, the checksum being
+CRC-32C (hardware-accelerated by the `crc32c` package; ~20x zlib's CRC-32) or zlib's CRC-32
+when that package is absent; a payload starts with its LSN (u64) and
 kind (u8), then a u32-length JSON header and raw column bytes. LSNs are consecutive across
 files. Durability of frames <= an LSN is obtained with `sync_upto(lsn)`: concurrent committers
 share one fsync (the first waiter becomes the leader and syncs everything written so far).
@@ -21,6 +23,15 @@ from dataclasses import dataclass
 
 log = logging.getLogger("pgmkts.storage.wal")
 
+try:  # CRC-32C in hardware: 15 MB in ~1 ms where zlib.crc32 takes ~25 ms
+    from crc32c import crc32c as _crc32c
+except ImportError:  # pragma: no cover - depends on the environment
+    _crc32c = None
+
+ALGO_CRC32 = 1
+ALGO_CRC32C = 2
+FILE_HEAD = struct.Struct("<8sII")  # magic, checksum algorithm, reserved
+FILE_MAGIC = b"PGMKWAL1"
 FRAME_HEAD = struct.Struct("<II")
 PAYLOAD_HEAD = struct.Struct("<QBI")  # lsn, kind, json header length
 MAX_FRAME = 1 << 40  # sanity bound for a length field read back from disk
@@ -40,6 +51,19 @@ class Frame:
     kind: int
     header: dict
     body: memoryview  # the raw bytes after the JSON header
+
+
+def checksum_fn(algo: int):
+    if algo == ALGO_CRC32C:
+        if _crc32c is None:
+            raise RuntimeError("this WAL uses CRC-32C: install the 'crc32c' package to replay it")
+        return _crc32c
+    if algo == ALGO_CRC32:
+        return zlib.crc32
+    raise ValueError(f"unknown WAL checksum algorithm {algo}")
+
+
+DEFAULT_ALGO = ALGO_CRC32C if _crc32c is not None else ALGO_CRC32
 
 
 def wal_files(wal_dir: str) -> list[tuple[int, str]]:
@@ -114,8 +138,12 @@ def read_frames(path: str, *, truncate_bad_tail: bool) -> Iterator[Frame]:
         # mmap, not read(): a WAL file between checkpoints can hold gigabytes of bulk writes
         data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(data)
-    pos = 0
     n = len(data)
+    if n < FILE_HEAD.size or data[:8] != FILE_MAGIC:
+        log.warning("WAL %s: missing or torn file header; file ignored", path)
+        return
+    crc32 = checksum_fn(FILE_HEAD.unpack_from(data, 0)[1])
+    pos = FILE_HEAD.size
     while pos < n:
         bad = None
         if n - pos < FRAME_HEAD.size:
@@ -128,7 +156,7 @@ def read_frames(path: str, *, truncate_bad_tail: bool) -> Iterator[Frame]:
                 bad = "short frame"
             else:
                 payload = view[pos + FRAME_HEAD.size: pos + FRAME_HEAD.size + length]
-                if zlib.crc32(payload) != crc:
+                if crc32(payload) != crc:
                     bad = "checksum mismatch"
                 else:
                     lsn, kind, hlen = PAYLOAD_HEAD.unpack_from(payload, 0)
@@ -155,6 +183,8 @@ class WAL:
     def __init__(self, wal_dir: str, next_lsn: int, *, sync_mode: str = "commit") -> None:
         self.dir = wal_dir
         self.sync_mode = sync_mode
+        self.algo = DEFAULT_ALGO
+        self._crc = checksum_fn(self.algo)
         self.next_lsn = next_lsn
         self.written_lsn = next_lsn - 1  # every frame <= this is in the file (maybe not durable)
         self.synced_lsn = next_lsn - 1  # every frame <= this is durable
@@ -167,8 +197,10 @@ class WAL:
 
     def _open_new(self, first_lsn: int) -> None:
         self.path = os.path.join(self.dir, f"wal.{first_lsn:020d}")
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._size = os.fstat(self._fd).st_size
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        os.write(self._fd, FILE_HEAD.pack(FILE_MAGIC, self.algo, 0))
+        os.fsync(self._fd)
+        self._size = FILE_HEAD.size
         fsync_dir(self.dir)
 
     # -- append (caller holds the writer lock) ----------------------------------------------
@@ -176,10 +208,10 @@ class WAL:
         """Write one frame; returns its LSN. Not durable until `sync_upto(lsn)`."""
         lsn = self.next_lsn
         head = encode_header(lsn, kind, header)
-        crc = zlib.crc32(head)
+        crc = self._crc(head)
         length = len(head)
         for b in bufs:
-            crc = zlib.crc32(b, crc)
+            crc = self._crc(b, crc)
             length += memoryview(b).nbytes
         parts: list = [FRAME_HEAD.pack(length, crc), head, *bufs]
         try:
@@ -209,7 +241,7 @@ class WAL:
                 fd = self._fd
                 self._cv.release()
                 try:
-                    os.fsync(fd)
+                    os.fdatasync(fd)  # appends: size metadata included
                 finally:
                     self._cv.acquire()
                     self._syncing = False

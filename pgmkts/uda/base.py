@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class Aggregate(Protocol):
 
     def update(self, batch: Batch) -> None: ...
 
-    def merge(self, other: Aggregate) -> None: ...
+    def merge(self, other: Self) -> None: ...
 
     def finalize(self) -> dict[str, np.ndarray]: ...
 

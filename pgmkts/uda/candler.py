@@ -11,16 +11,17 @@ import numpy as np
 from pgmkts import errors
 
 from .base import Batch, Context, empty_columns
-from .kernels import reduce_runs, sorted_view, window_runs
+from .kernels import reduce_runs, sorted_view, uniform_run_length, window_runs
 from .parse import Bound, require_literals, resolve_column
 from .registry import register
 from .windows import parse_window
 
 
-def _time_key(data: Batch) -> np.ndarray:
-    e = np.asarray(data["Epoch"], dtype=np.int64)
+def _time_key(data: Batch, rows: np.ndarray) -> np.ndarray:
+    """(Epoch, Nanoseconds) of the given rows as one int64 nanosecond key (for merges)."""
+    e = np.asarray(data["Epoch"])[rows].astype(np.int64)
     ns = data.get("Nanoseconds")
-    return e * 1_000_000_000 + (0 if ns is None else np.asarray(ns, dtype=np.int64))
+    return e * 1_000_000_000 + (0 if ns is None else np.asarray(ns)[rows].astype(np.int64))
 
 
 class _Candler:
@@ -45,6 +46,7 @@ class _Candler:
                 raise errors.DatatypeMismatch(
                     f"{self.name}: column {col!r} has non-numeric type {dtypes[col]}")
         self.parts: list[dict[str, np.ndarray]] = []
+        self._k: int | None = None  # uniform run length of the batch being reduced
 
     # --- price columns: several columns bound to one parameter are averaged, in float32 as
     # MarketStore's GetAverageColumnFloat32 does
@@ -67,13 +69,14 @@ class _Candler:
             return
         starts, labels = window_runs(e, self.window, timezone=self.ctx.timezone)
         n = e.size
+        self._k = uniform_run_length(starts, n)
         part = {"Epoch": labels, **self._ohlc(data, starts, n)}
-        tkey = _time_key(data)
-        part["_t0"] = reduce_runs("first", tkey, starts, n)
-        part["_t1"] = reduce_runs("last", tkey, starts, n)
+        part["_t0"] = _time_key(data, starts)
+        part["_t1"] = _time_key(data, np.append(starts[1:], n) - 1)
         part["_n"] = reduce_runs("count", None, starts, n)
         for col in dict.fromkeys(self.sum_names + self.avg_names):
-            part["_s:" + col] = reduce_runs("sum", np.asarray(data[col]), starts, n, col).astype(np.float64)
+            part["_s:" + col] = reduce_runs("sum", np.asarray(data[col]), starts, n, col,
+                                            uniform=self._k).astype(np.float64)
         self.parts.append(part)
 
     def merge(self, other: _Candler) -> None:
@@ -134,10 +137,11 @@ class CandleCandler(_Candler):
     required: ClassVar[tuple[str, ...]] = ("Open", "High", "Low", "Close")
 
     def _ohlc(self, data: Batch, starts: np.ndarray, n: int) -> dict[str, np.ndarray]:
-        return {"Open": reduce_runs("first", self._price(data, "Open"), starts, n),
-                "High": reduce_runs("max", self._price(data, "High"), starts, n),
-                "Low": reduce_runs("min", self._price(data, "Low"), starts, n),
-                "Close": reduce_runs("last", self._price(data, "Close"), starts, n)}
+        k = self._k
+        return {"Open": reduce_runs("first", self._price(data, "Open"), starts, n, uniform=k),
+                "High": reduce_runs("max", self._price(data, "High"), starts, n, uniform=k),
+                "Low": reduce_runs("min", self._price(data, "Low"), starts, n, uniform=k),
+                "Close": reduce_runs("last", self._price(data, "Close"), starts, n, uniform=k)}
 
 
 @register
@@ -148,6 +152,6 @@ class TickCandler(_Candler):
     required: ClassVar[tuple[str, ...]] = ("CandlePrice",)
 
     def _ohlc(self, data: Batch, starts: np.ndarray, n: int) -> dict[str, np.ndarray]:
-        p = self._price(data, "CandlePrice")
-        return {"Open": reduce_runs("first", p, starts, n), "High": reduce_runs("max", p, starts, n),
-                "Low": reduce_runs("min", p, starts, n), "Close": reduce_runs("last", p, starts, n)}
+        p, k = self._price(data, "CandlePrice"), self._k
+        return {out: reduce_runs(agg, p, starts, n, uniform=k)
+                for out, agg in (("Open", "first"), ("High", "max"), ("Low", "min"), ("Close", "last"))}

@@ -4,6 +4,7 @@ sum/avg/count), shared by candlecandler, the SQL time_bucket push-down and ondis
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -103,13 +104,63 @@ def _check_numeric(agg: str, name: str, v: np.ndarray) -> None:
             hint="min/max/sum/avg need a numeric or boolean column; first/last/count take any")
 
 
-def reduce_runs(agg: str, v: np.ndarray | None, starts: np.ndarray, n: int, name: str = "") -> np.ndarray:
-    """One aggregate over the runs beginning at `starts` (strictly increasing, starts[0] == 0)."""
+def uniform_run_length(starts: np.ndarray, n: int) -> int | None:
+    """k when every run holds exactly k rows (starts == arange(0, n, k)), else None."""
+    b = starts.size
+    if b == 0 or n % b:
+        return None
+    k = n // b
+    if b > 1 and not bool(np.all(np.diff(starts) == k)):
+        return None
+    return k
+
+
+# Below this run length, k strided element-wise passes over the (runs × k) reshape beat
+# reduceat, whose per-run overhead dominates short runs (measured: 1Min→5Min max 0.7 ms vs 5 ms
+# on a symbol-year); above it reduceat wins.
+RESHAPE_MAX_K = 10
+
+
+def _reduce_reshaped(agg: str, v: np.ndarray, k: int) -> np.ndarray:
+    m = v.reshape(-1, k)
+    if agg == "first":
+        return m[:, 0].copy()
+    if agg == "last":
+        return m[:, k - 1].copy()
+    _check_numeric(agg, "", v)
+    kind = v.dtype.kind
+    if agg in ("max", "min"):
+        uf: Any
+        if kind == "f":
+            uf = np.fmax if agg == "max" else np.fmin
+        elif kind == "b":
+            uf = np.logical_or if agg == "max" else np.logical_and
+        else:
+            uf = np.maximum if agg == "max" else np.minimum
+        acc = m[:, 0].copy()
+        for j in range(1, k):  # a loop over the k slots of a window, not over rows
+            uf(acc, m[:, j], out=acc)
+        return acc
+    dt = np.float64 if kind == "f" else (np.uint64 if kind == "u" else np.int64)
+    total = m[:, 0].astype(dt)
+    for j in range(1, k):
+        np.add(total, m[:, j], out=total, casting="unsafe")
+    return total if agg == "sum" else total / k
+
+
+def reduce_runs(agg: str, v: np.ndarray | None, starts: np.ndarray, n: int, name: str = "",
+                uniform: int | None = None) -> np.ndarray:
+    """One aggregate over the runs beginning at `starts` (strictly increasing, starts[0] == 0).
+    `uniform=k` says every run holds exactly k rows (see uniform_run_length)."""
     if agg == "count":
         return np.diff(np.append(starts, n)).astype(np.int64)
     assert v is not None
     if starts.size == 0:
         return _empty_result(agg, v.dtype)
+    if uniform is not None and (uniform <= RESHAPE_MAX_K or agg in ("first", "last")) and agg in AGGS:
+        if agg not in ("first", "last"):
+            _check_numeric(agg, name, v)
+        return _reduce_reshaped(agg, v, uniform)
     if agg == "first":
         return v[starts]
     if agg == "last":
@@ -120,6 +171,7 @@ def reduce_runs(agg: str, v: np.ndarray | None, starts: np.ndarray, n: int, name
     _check_numeric(agg, name, v)
     kind = v.dtype.kind
     if agg in ("max", "min"):
+        uf: Any
         if kind == "f":  # NaN-skipping, as pandas and MarketStore's `>` comparisons
             uf = np.fmax if agg == "max" else np.fmin
         elif kind == "b":
@@ -174,8 +226,9 @@ def resample_ohlcv(data: Mapping[str, np.ndarray], tf_seconds_out: int | str | W
     e = np.asarray(data["Epoch"], dtype=np.int64)
     starts, labels = window_runs(e, tf_seconds_out, origin=origin, timezone=timezone)
     n = e.size
+    k = uniform_run_length(starts, n)
     out: dict[str, np.ndarray] = {"Epoch": labels}
     for out_name, agg, col in spec:
         v = None if (agg == "count") else np.asarray(data[col])
-        out[out_name] = reduce_runs(agg, v, starts, n, col)
+        out[out_name] = reduce_runs(agg, v, starts, n, col, uniform=k)
     return out

@@ -7,6 +7,8 @@ from pgmkts import errors
 from .base import Aggregate
 
 _REGISTRY: dict[str, type[Aggregate]] = {}
+# In MarketStore's registry but not here: say so rather than "no such function".
+_NOT_SUPPORTED = {"adjust": "split/dividend adjustment needs the ICE corporate-actions feed (SYM/1D/ACTIONS)"}
 
 
 def register(cls: type[Aggregate]) -> type[Aggregate]:
@@ -18,6 +20,9 @@ def register(cls: type[Aggregate]) -> type[Aggregate]:
 def get(name: str) -> type[Aggregate]:
     _load_builtins()
     cls = _REGISTRY.get(name.lower())
+    if cls is None and name.lower() in _NOT_SUPPORTED:
+        raise errors.FeatureNotSupported(f"MarketStore's {name.lower()}() is not supported: {_NOT_SUPPORTED[name.lower()]}",
+                                         hint=f"available functions: {', '.join(names())}")
     if cls is None:
         raise errors.UndefinedFunction(
             f"no function in the UDA registry named {name!r}",

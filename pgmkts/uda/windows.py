@@ -186,7 +186,8 @@ def bucket_index(epochs: np.ndarray, width_seconds: int | str | Window, origin: 
     if zone is None:
         local = uniq
     else:
-        offs = np.array([int(datetime.fromtimestamp(int(s), zone).utcoffset().total_seconds())
+        # one lookup per distinct window, not per row
+        offs = np.array([int(zone.utcoffset(datetime.fromtimestamp(int(s), zone)).total_seconds())  # type: ignore[union-attr]
                          for s in uniq], dtype=np.int64)
         local = uniq + offs
     days = local // 86400 + _EPOCH_ORD - _DAY_ORIGIN_ORD

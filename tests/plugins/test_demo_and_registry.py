@@ -62,17 +62,22 @@ def test_feeder_step_appends_due_bars_and_continues_the_walk(engine):
     np.testing.assert_array_equal(synth_bars("DEMO-A", 0, 5)["Close"], synth_bars("DEMO-A", 0, 5)["Close"])
 
 
+def written(engine, tbk: str) -> threading.Event:
+    """Set by the engine's commit hook when `tbk` receives rows (no polling, no sleeping)."""
+    ev = threading.Event()
+    engine.subscribe(lambda t, rows: ev.set() if t == tbk and len(rows["Epoch"]) else None)
+    return ev
+
+
 def test_feeder_runs_in_a_thread_until_stopped(engine):
     workers = load_bgworkers(engine, [{"module": "demo_feeder", "name": "demo",
                                        "config": {"symbols": ["DEMO-T"], "interval": 0.05}}], "UTC")
     assert workers[0].name == "demo"
+    ev = written(engine, "DEMO-T/1Min/OHLCV")
     stop = threading.Event()
     threads = start_bgworkers(workers, stop)
     try:
-        for _ in range(200):
-            if engine.info("DEMO-T/1Min/OHLCV") is not None and engine.last_epoch("DEMO-T/1Min/OHLCV"):
-                break
-            stop.wait(0.05)
+        assert ev.wait(30)
         assert engine.last_epoch("DEMO-T/1Min/OHLCV") is not None
     finally:
         stop.set()
@@ -82,7 +87,7 @@ def test_feeder_runs_in_a_thread_until_stopped(engine):
 
 
 @pytest.mark.parametrize("cfg,msg", [
-    ([{"module": "gdaxfeeder.so", "name": "g"}], "bgworkers[0].module"),
+    ([{"module": "nosuchfeeder.so", "name": "g"}], "bgworkers[0].module"),
     ([{"module": "demo_feeder", "config": {"symbols": ["AAPL"]}}], "DEMO-"),
     ([{"module": "demo_feeder", "config": {"timeframe": "1Parsec"}}], "timeframe"),
     (["demo_feeder"], "bgworkers[0]"),
@@ -98,3 +103,38 @@ def test_module_names():
     assert module_name("/opt/mkts/bin/Stream.so") == "stream"
     assert module_name(None) == ""
     assert load_triggers(None, [], "UTC") == [] and load_bgworkers(None, None) == []
+
+
+def test_marketstore_feeders_are_skipped_not_fatal(engine, caplog):
+    ws = load_bgworkers(engine, [{"module": "gdaxfeeder.so", "name": "GdaxFetcher",
+                                  "config": {"symbols": ["BTC"]}},
+                                 {"module": "demo_feeder.so", "config": {"symbols": ["DEMO-Q"]}}], "UTC")
+    assert [type(w).__name__ for w in ws] == ["DemoFeeder"]
+    assert "gdaxfeeder" in caplog.text
+
+
+def test_workers_start_and_stop_as_server_py_calls_them(engine, monkeypatch):
+    import pgmkts.plugins as plugins
+
+    class RunOnly:  # an entry-point worker that only defines run(stop)
+        name = "runonly"
+
+        def __init__(self):
+            self.ran = threading.Event()
+
+        def run(self, stop):
+            self.ran.set()
+            stop.wait()
+
+    inner = RunOnly()
+    monkeypatch.setattr(plugins, "_entry_point", lambda group, mod: (lambda *a, **k: inner))
+    ws = load_bgworkers(engine, [{"module": "thirdparty.so"},
+                                 {"module": "demo_feeder", "config": {"symbols": ["DEMO-S"], "interval": 0.01}}])
+    ev = written(engine, "DEMO-S/1Min/OHLCV")
+    for w in ws:
+        w.start()
+    assert inner.ran.wait(30) and ev.wait(30)
+    for w in ws:
+        w.stop()
+    assert all(not w._thread.is_alive() for w in ws)
+    assert engine.last_epoch("DEMO-S/1Min/OHLCV") is not None

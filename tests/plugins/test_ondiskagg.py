@@ -189,3 +189,22 @@ def test_load_triggers_as_marketstore_writes_them(engine):
     assert len(unsubs) == 2
     engine.write("Z/1Min/OHLCV", bars(np.random.default_rng(2), np.arange(30)))
     assert engine.read("Z/5Min/OHLCV")["Epoch"].size == 6
+
+
+def test_concurrent_writers_converge(engine):
+    import threading
+
+    agg = OnDiskAgg(engine, "*/1Min/OHLCV", {"destinations": ["5Min", "1H"]}, "UTC")
+    engine.subscribe(agg.fire)
+
+    def writer(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for _ in range(15):
+            engine.write("CC/1Min/OHLCV", bars(rng, rng.choice(300, 40, replace=False)))
+
+    threads = [threading.Thread(target=writer, args=(s,)) for s in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert_dest_equals_scratch(engine, "CC/1Min/OHLCV", ["5Min", "1H"])

@@ -23,7 +23,8 @@ class InProcessServer:
     """A real Engine + Hub + Metrics behind `start_rpc_server`, on a loop in a thread."""
 
     def __init__(self, root, *, auth_method: str = "trust", users=(), queryable: bool = True,
-                 timezone: str = "UTC", max_message_bytes: int | None = None) -> None:
+                 timezone: str = "UTC", max_message_bytes: int | None = None,
+                 cert_file: str | None = None, key_file: str | None = None) -> None:
         self.root = Path(root)
         self.engine = Engine(root, timezone=timezone)
         self.hub = Hub()
@@ -32,7 +33,7 @@ class InProcessServer:
             timezone=timezone, queryable=queryable,
             auth=SimpleNamespace(method=auth_method,
                                  users=[SimpleNamespace(name=n, password=p, role=r) for n, p, r in users]),
-            tls=SimpleNamespace(cert_file=None, key_file=None, required=False),
+            tls=SimpleNamespace(cert_file=cert_file, key_file=key_file, required=False),
             limits=SimpleNamespace(max_message_bytes=max_message_bytes))
         self.app = SimpleNamespace(config=config, engine=self.engine, hub=self.hub, metrics=self.metrics,
                                    version=TEST_VERSION)
@@ -44,17 +45,22 @@ class InProcessServer:
             start_rpc_server(self.app, "127.0.0.1", 0), self.loop).result(10)
         self.port = self.server.sockets[0].getsockname()[1]
 
-    def url(self, userinfo: str = "") -> str:
-        return f"http://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}/rpc"
+    def url(self, userinfo: str = "", scheme: str = "http") -> str:
+        return f"{scheme}://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}/rpc"
 
     def close(self) -> None:
         async def stop():
             self.server.close()
-            await self.server.wait_closed()
+            # keep-alive and websocket connections outlive server.close(): end them too
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+        self.loop.close()
         self.hub.detach()
         self.engine.close()
 

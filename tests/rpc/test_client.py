@@ -226,3 +226,54 @@ def test_functions_candlecandler(client):
     assert len(arr) == len(np.unique(src["Epoch"] // 300))
     assert "Volume_SUM" in arr.dtype.names
     assert arr["Volume_SUM"].sum() == src["Volume"].sum()
+
+
+def test_timeframe_rewrite_reads_base_bucket(client):
+    """MarketStore reads 1Min when asked for 3Min and no 3Min bucket exists."""
+    data = bars(30)
+    client.write(data, "QRW/1Min/OHLCV")
+    reply = q(client, "QRW", tf="3Min")
+    assert reply.first().key == "QRW/1Min/OHLCV"
+    assert len(reply.first().array) == 30
+    limited = q(client, "QRW", tf="3Min", limit=2).first().array
+    np.testing.assert_array_equal(limited["Epoch"], data["Epoch"][-6:])
+    candles = q(client, "QRW", tf="3Min",
+                functions=["candlecandler('3Min',Open,High,Low,Close,Sum::Volume)"]).first().array
+    assert np.all(np.diff(candles["Epoch"]) == 180)
+
+
+def test_sql_statement(client):
+    data = bars(5)
+    client.write(data, "SQLB/1Min/OHLCV")
+    stmt = 'SELECT epoch, close FROM "SQLB/1Min/OHLCV" ORDER BY epoch'
+    reply = client.sql(stmt)
+    ds = reply.first()
+    assert ds.key == stmt
+    assert ds.array.dtype.names == ("Epoch", "close")
+    np.testing.assert_array_equal(ds.array["Epoch"], data["Epoch"])
+    np.testing.assert_allclose(ds.array["close"], data["Close"])
+    assert len(ds.df()) == 5
+
+
+def test_several_requests_in_one_query_call(client):
+    client.write(bars(4), "MQA/1Min/OHLCV")
+    ticks = np.zeros(3, dtype=[("Epoch", "i8"), ("Px", "f8"), ("Nanoseconds", "i4")])
+    ticks["Epoch"] = T0
+    ticks["Nanoseconds"] = [3, 1, 2]
+    client.write(ticks, "MQB/1Sec/TICK", isvariablelength=True)
+    reply = client.query([pymkts.Params("MQA", "1Min", "OHLCV", limit=2),
+                          pymkts.Params("MQB", "1Sec", "TICK")])
+    assert [len(r.first().array) for r in reply.results] == [2, 3]
+    assert reply.results[1].first().array["Nanoseconds"].tolist() == [1, 2, 3]
+
+
+def test_concurrent_clients(rpc_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> int:
+        c = pymkts.Client(rpc_server.url())
+        c.write(bars(100, seed=i), f"CC{i}/1Min/OHLCV")
+        return len(q(c, f"CC{i}").first().array)
+
+    with ThreadPoolExecutor(8) as ex:
+        assert list(ex.map(work, range(16))) == [100] * 16

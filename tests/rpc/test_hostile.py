@@ -165,3 +165,17 @@ def test_server_survives_many_bad_requests(rpc_server):
                                                                              "params": "x"})):
         assert "error" in call(rpc_server, body)
     assert len(c.query(pymkts.Params("SURV", "1Min", "OHLCV")).first().array) == 3
+
+
+def test_extreme_epoch_bounds(rpc_server):
+    pymkts.Client(rpc_server.url()).write(bars(3), "EXT/1Min/OHLCV")
+    r = call(rpc_server, rpc_body("DataService.Query", {"requests": [
+        {"destination": "EXT/1Min/OHLCV", "epoch_start": -(2**62), "epoch_end": 2**63 - 1}]}))
+    assert r["result"]["responses"][0]["result"]["length"] == 3
+
+
+def test_looks_like_http():
+    from pgmkts.rpc.http import looks_like_http
+
+    assert looks_like_http(b"POST /rpc HTTP/1.1") and looks_like_http(b"GE") and looks_like_http(b"HEAD ")
+    assert not looks_like_http(b"\x00\x00\x00\x08\x04\xd2\x16\x2f") and not looks_like_http(b"")

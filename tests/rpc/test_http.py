@@ -192,3 +192,37 @@ def test_u16_strings_roundtrip(client):
         pytest.fail(f"U16 write failed: {resp}")
     got = client.query(pymkts.Params("STR", "1Min", "NAMES")).first().array
     assert got["Name"].tolist() == arr["Name"].tolist()
+
+
+def test_https_when_tls_configured(make_server, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.xfail("openssl CLI needed to make a test certificate")
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True)
+    srv = make_server(cert_file=str(cert), key_file=str(key))
+    r = requests.post(srv.url(scheme="https"), data=rpc_body("DataService.ListSymbols", {}), verify=str(cert))
+    assert r.status_code == 200 and msgpack.loads(r.content)["result"] == {"Results": []}
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(srv.url(), data=rpc_body("DataService.ListSymbols", {}), timeout=5)
+
+
+def test_truncated_body_gets_400(rpc_server):
+    with socket.create_connection(("127.0.0.1", rpc_server.port), timeout=10) as s:
+        s.sendall(b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        s.shutdown(socket.SHUT_WR)
+        out = s.recv(65536)
+    assert out.startswith(b"HTTP/1.1 400") and b"10 of 100" in out
+    assert requests.get(f"http://127.0.0.1:{rpc_server.port}/healthz").status_code == 200
+
+
+def test_large_write_body(rpc_server, client):
+    data = bars(300_000)   # ~11 MB request body, read in many socket chunks
+    assert client.write(data, "LARGE/1Min/OHLCV") == {"responses": None}
+    got = client.query(pymkts.Params("LARGE", "1Min", "OHLCV", limit=5)).first().array
+    np.testing.assert_array_equal(got, data[-5:])

@@ -173,3 +173,32 @@ def test_ws_bad_upgrade(rpc_server):
     assert r.status_code == 400
     r = requests.get(f"http://127.0.0.1:{rpc_server.port}/ws")
     assert r.status_code == 426
+
+
+def test_stream_trigger_on_filter():
+    from types import SimpleNamespace
+
+    from pgmkts.rpc.ws import stream_filter
+
+    def app(*triggers):
+        return SimpleNamespace(config=SimpleNamespace(triggers=triggers))
+
+    assert stream_filter(app()) == []
+    agg = SimpleNamespace(module="ondiskagg.so", on="*/1Min/OHLCV")
+    st = SimpleNamespace(module="stream.so", on="*/1Min/*/*.bin")
+    assert stream_filter(app(agg, st)) == [("*", "1Min", "*")]
+    assert stream_filter(app({"module": "stream", "on": ""})) == [("*", "*", "*")]
+
+
+def test_server_pings(rpc_server, monkeypatch):
+    import pgmkts.rpc.ws as wsmod
+
+    monkeypatch.setattr(wsmod, "PING_INTERVAL", 0.05)
+    ws = websocket.WebSocket()
+    ws.connect(ws_url(rpc_server))
+    try:
+        ws.settimeout(10)
+        opcode, _ = ws.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_PING
+    finally:
+        ws.close()

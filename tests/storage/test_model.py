@@ -85,7 +85,7 @@ class EngineModel(RuleBasedStateMachine):
         got = self.engine.read(FIX, a, b, limit=limit, from_end=from_end)
         exp = sorted(e for e in self.fixed if (a is None or e * NS >= a) and (b is None or e * NS <= b))
         if limit is not None:
-            exp = exp[len(exp) - limit:] if from_end and limit else ([] if from_end else exp[:limit])
+            exp = exp[max(0, len(exp) - limit):] if from_end and limit else ([] if from_end else exp[:limit])
         assert got["Epoch"].tolist() == exp
         assert got["v"].tolist() == [self.fixed[e][0] for e in exp]
         assert got["w"].tolist() == [self.fixed[e][1] for e in exp]
@@ -95,7 +95,7 @@ class EngineModel(RuleBasedStateMachine):
         got = self.engine.read(VAR, a, b, limit=limit, from_end=from_end)
         exp = [r for r in self.var if (a is None or r[0] * NS + r[1] >= a) and (b is None or r[0] * NS + r[1] <= b)]
         if limit is not None:
-            exp = exp[len(exp) - limit:] if from_end and limit else ([] if from_end else exp[:limit])
+            exp = exp[max(0, len(exp) - limit):] if from_end and limit else ([] if from_end else exp[:limit])
         assert got["Epoch"].tolist() == [r[0] for r in exp]
         assert got["Nanoseconds"].tolist() == [r[1] for r in exp]
         assert got["v"].tolist() == [r[3] for r in exp]

@@ -192,6 +192,7 @@ def test_chaining_in_order():
 
 @pytest.mark.parametrize("fn,exc", [
     ("nosuch(Open)", errors.UndefinedFunction),
+    ("adjust('split')", errors.FeatureNotSupported),
     ("candlecandler(Open,High,Low,Close)", errors.InvalidParameterValue),
     ("candlecandler('5Min','1H',Open,High,Low,Close)", errors.InvalidParameterValue),
     ("candlecandler('fortnight',Open,High,Low,Close)", errors.InvalidParameterValue),
@@ -238,3 +239,24 @@ def test_update_merge_equals_single_pass():
             if k == "Epoch" and fn.startswith(("count", "max", "min", "avg")):
                 continue
             np.testing.assert_allclose(got[k], exp[k], rtol=1e-12, err_msg=f"{fn} {k}")
+
+
+def test_functions_on_rows_read_from_the_engine(tmp_path):
+    from pgmkts.storage import Engine
+
+    rng = np.random.default_rng(21)
+    n = 2000
+    e = T0 + rng.integers(0, 3 * 3600, n).astype(np.int64)
+    ticks = {"Epoch": e, "Nanoseconds": rng.integers(0, 10**9, n).astype(np.int32),
+             "Price": rng.uniform(100, 101, n), "Size": rng.integers(1, 50, n).astype(np.int32)}
+    with Engine(tmp_path / "d") as eng:
+        eng.write("T/1Sec/TRADE", ticks, variable_length=True)
+        rows = eng.read("T/1Sec/TRADE")
+    out = apply_functions(rows, ["tickcandler('5Min',Price,Sum::Size)"], tf_seconds=1)
+    df = pd.DataFrame({"p": rows["Price"].astype(np.float32), "s": rows["Size"]},
+                      index=pd.to_datetime(rows["Epoch"], unit="s", utc=True))
+    r = df.resample("5min").agg({"p": ["first", "max", "min", "last"], "s": "sum"})
+    np.testing.assert_array_equal(out["Epoch"], r.index.astype("int64") // 10**9)
+    np.testing.assert_array_equal(out["Open"], r[("p", "first")].to_numpy(np.float32))
+    np.testing.assert_array_equal(out["Close"], r[("p", "last")].to_numpy(np.float32))
+    np.testing.assert_array_equal(out["Size_SUM"], r[("s", "sum")].to_numpy(np.float64))

@@ -74,8 +74,9 @@ def _local_key(tz: str, unit: str):
     return key
 
 
-# (input tf, output window, pandas key, slots) — 1Min→5Min, 1Min→1H, 1Min→1D, 1Sec→1Min
-FIXED_PAIRS = [(60, 300, 3000), (60, 3600, 6000), (1, 60, 3000), (60, 900, 3000), (300, 7200, 2000)]
+# (input tf, output width, slots): 1Min→5Min, 1Min→1H, 1Min→1D (UTC days), 1Sec→1Min, 1Min→15Min, 5Min→2H
+FIXED_PAIRS = [(60, 300, 3000), (60, 3600, 6000), (60, 86400, 6000), (1, 60, 3000), (60, 900, 3000),
+               (300, 7200, 2000)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -109,6 +110,12 @@ def test_daily_windows_in_new_york_follow_dst():
     assert all(t.hour == 0 and t.minute == 0 for t in labels)
     day = dict(zip([t.day for t in labels], got["n"], strict=True))
     assert day[8] == 23 and day[7] == 24 and day[9] == 24
+    # and the 25-hour day when DST ends (2020-11-01)
+    e = np.arange(1_604_016_000, 1_604_016_000 + 4 * 86400, 3600, dtype=np.int64)
+    got = resample_ohlcv({"Epoch": e, "v": np.ones(e.size)}, 86400, [("n", "count", "v")],
+                         timezone="America/New_York")
+    labels = pd.to_datetime(got["Epoch"], unit="s", utc=True).tz_convert("America/New_York")
+    assert dict(zip([t.day for t in labels], got["n"], strict=True))[1] == 25
 
 
 @pytest.mark.parametrize("dtype", ["f8", "i4", "u4"])
@@ -210,3 +217,23 @@ def test_bucket_index():
     d = bucket_index(ny, 86400, timezone="America/New_York")
     assert d[1] == d[0] + 1
     assert bucket_index(ny, "1M").tolist() == [602, 602]  # months since 1970-01
+
+
+@pytest.mark.parametrize("dtype", DTYPES + ["b1"])
+@pytest.mark.parametrize("k", [1, 2, 5, 10, 60])
+def test_reshaped_fast_path_equals_reduceat(dtype, k):
+    from pgmkts.uda.kernels import reduce_runs, uniform_run_length
+
+    rng = np.random.default_rng(k)
+    n = k * 97
+    v = rng.integers(0, 2, n).astype(bool) if dtype == "b1" else _values(rng, dtype, n)
+    if dtype.startswith("f"):
+        v[rng.random(n) < 0.05] = np.nan
+    starts = np.arange(0, n, k, dtype=np.int64)
+    assert uniform_run_length(starts, n) == k
+    assert uniform_run_length(np.array([0, 3, 5]), 9) is None
+    for agg in ("first", "last", "min", "max", "sum", "avg", "count"):
+        a = reduce_runs(agg, v, starts, n, uniform=k)
+        b = reduce_runs(agg, v, starts, n)
+        assert a.dtype == b.dtype, agg
+        np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-12, equal_nan=True, err_msg=agg)

@@ -29,6 +29,9 @@ class Env:
     session: Any = None
 
     def setting(self, name: str, missing_ok: bool = False) -> str | None:
+        get = getattr(self.session, "get_setting", None)
+        if get is not None:          # the planner Session owns SET/SHOW state
+            return get(name, missing_ok)
         return pgsettings.current_setting(self.snap.settings, name, missing_ok, user=self.snap.user)
 
 
@@ -244,6 +247,10 @@ def current_schemas(env: Env, implicit: Any) -> list[str]:
 
 def set_config(env: Env, name: str, value: str, is_local: Any = False) -> str:
     """set_config(): changes the session setting (asyncpg turns jit off this way at connect)."""
+    setter = getattr(env.session, "set_setting", None)
+    if setter is not None:       # validates, normalises and queues ParameterStatus like SET does
+        setter(name, value, local=bool(is_local))
+        return env.setting(name)
     if env.session is not None and getattr(env.session, "settings", None) is not None:
         env.session.settings[pgsettings.canonical(name)] = value
     env.snap.settings[pgsettings.canonical(name)] = value
@@ -256,8 +263,12 @@ def backend_pid(env: Env) -> int:
 
 
 def version(env: Env) -> str:
-    return (f"PostgreSQL {pgsettings.SERVER_VERSION} (pgmkts) on x86_64-pc-linux-gnu, "
-            "compiled by Python, 64-bit")
+    try:    # one version string for the whole server: the planner's
+        from pgmkts.planner.functions import VERSION
+        return VERSION
+    except ImportError:
+        v = env.setting("server_version", True) or pgsettings.SERVER_VERSION
+        return f"PostgreSQL {v} (pgmkts) on x86_64-pc-linux-gnu, compiled by Python, 64-bit"
 
 
 def array_to_string(env: Env, arr: Any, sep: Any, null: Any = None) -> str | None:
@@ -283,6 +294,35 @@ def json_build_object(env: Env, *args: Any) -> str:
     import json
 
     return json.dumps({str(args[i]): args[i + 1] for i in range(0, len(args) - 1, 2)})
+
+
+def parse_ident(env: Env, text: Any) -> list[str] | None:
+    """parse_ident('"SYM/1Min/OHLCV"') → ['SYM/1Min/OHLCV']; unquoted parts fold to lower case."""
+    if text is None:
+        return None
+    parts, cur, quoted, was_quoted = [], "", False, False
+    s = str(text).strip()
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if ch == '"':
+            if quoted and i + 1 < len(s) and s[i + 1] == '"':
+                cur += '"'
+                i += 1
+            else:
+                quoted, was_quoted = not quoted, True
+        elif ch == "." and not quoted:
+            parts.append(cur if was_quoted else cur.strip().lower())
+            cur, was_quoted = "", False
+        else:
+            cur += ch
+        i += 1
+    if quoted:
+        raise errors.InvalidParameterValue(f'string is not a valid identifier: "{text}"')
+    parts.append(cur if was_quoted else cur.strip().lower())
+    if any(p == "" for p in parts):
+        raise errors.InvalidParameterValue(f'string is not a valid identifier: "{text}"')
+    return parts
 
 
 def _true(env: Env, *args: Any) -> bool:
@@ -364,6 +404,10 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, list[int]]] = {
     "pg_advisory_lock": (_null, VOID, [INT8]),
     "txid_current": (lambda env: 1, INT8, []),
     "json_build_object": (json_build_object, 114, [ANY]),
+    "parse_ident": (parse_ident, TEXT_ARR, [TEXT]),
+    "string_to_array": (lambda env, s, sep, null=None: None if s is None else (
+        [s] if sep is None else [None if x == null else x for x in (str(s).split(sep) if sep else list(s))]),
+        TEXT_ARR, [TEXT, TEXT]),
     "pg_collation_is_visible": (_true, BOOL, [OID]),
     "pg_conversion_is_visible": (_true, BOOL, [OID]),
     "pg_opclass_is_visible": (_true, BOOL, [OID]),

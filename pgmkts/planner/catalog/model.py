@@ -143,7 +143,7 @@ class Snapshot:
     def pg_namespace(self) -> list[dict]:
         return [{"oid": o, "nspname": n, "nspowner": OWNER_OID} for o, n, _ in NAMESPACES]
 
-    def pg_class(self) -> list[dict]:
+    def pg_class(self, relations: list[Relation] | None = None) -> list[dict]:
         return [{
             "oid": r.oid, "relname": r.name, "relnamespace": r.namespace, "reltype": 0, "reloftype": 0,
             "relowner": OWNER_OID, "relam": HEAP_AM if r.kind == "r" else 0, "relfilenode": r.oid if r.kind == "r" else 0,
@@ -153,11 +153,11 @@ class Snapshot:
             "relhassubclass": False, "relrowsecurity": False, "relforcerowsecurity": False,
             "relispopulated": True, "relreplident": "d" if r.kind == "r" else "n", "relispartition": False,
             "relrewrite": 0, "relfrozenxid": 0, "relminmxid": 0,
-        } for r in self.relations]
+        } for r in (self.relations if relations is None else relations)]
 
-    def pg_attribute(self) -> list[dict]:
+    def pg_attribute(self, relations: list[Relation] | None = None) -> list[dict]:
         rows = []
-        for r in self.relations:
+        for r in self.relations if relations is None else relations:
             for i, c in enumerate(r.columns, 1):
                 t = TYPE_ROWS.get(c.type_oid)
                 rows.append({
@@ -290,11 +290,12 @@ class Snapshot:
         return [{"catalog_name": self.database, "schema_name": n, "schema_owner": self.user}
                 for _, n, _ in NAMESPACES]
 
-    def is_tables(self) -> list[dict]:
+    def is_tables(self, relations: list[Relation] | None = None) -> list[dict]:
         ns = {o: n for o, n, _ in NAMESPACES}
         return [{"table_catalog": self.database, "table_schema": ns[r.namespace], "table_name": r.name,
                  "table_type": "BASE TABLE" if r.kind == "r" else "VIEW", "is_insertable_into": "YES"
-                 if r.kind == "r" else "NO", "is_typed": "NO", "commit_action": None} for r in self.relations]
+                 if r.kind == "r" else "NO", "is_typed": "NO", "commit_action": None}
+                for r in (self.relations if relations is None else relations)]
 
     def is_views(self) -> list[dict]:
         ns = {o: n for o, n, _ in NAMESPACES}
@@ -303,12 +304,12 @@ class Snapshot:
                  "is_insertable_into": "NO", "is_trigger_updatable": "NO", "is_trigger_deletable": "NO",
                  "is_trigger_insertable_into": "NO"} for r in self.relations if r.kind == "v"]
 
-    def is_columns(self) -> list[dict]:
+    def is_columns(self, relations: list[Relation] | None = None) -> list[dict]:
         from pgmkts.planner.catalog.functions import format_type_name, info_schema_data_type
 
         ns = {o: n for o, n, _ in NAMESPACES}
         rows = []
-        for r in self.relations:
+        for r in self.relations if relations is None else relations:
             for i, c in enumerate(r.columns, 1):
                 t = TYPE_ROWS.get(c.type_oid)
                 numeric = {21: (16, 0), 23: (32, 0), 20: (64, 0), 700: (24, None), 701: (53, None)}.get(c.type_oid)
@@ -344,6 +345,14 @@ class Snapshot:
     def is_character_sets(self) -> list[dict]:
         return [{"character_set_name": "UTF8", "character_repertoire": "UCS", "form_of_use": "UTF8",
                  "default_collate_catalog": self.database, "default_collate_name": "C.UTF-8"}]
+
+    # relations whose rows are "one per relation": the system part is cached (sqlrun), the user part not
+    SPLIT = {("pg_catalog", "pg_class"): "pg_class", ("pg_catalog", "pg_attribute"): "pg_attribute",
+             ("information_schema", "columns"): "is_columns", ("information_schema", "tables"): "is_tables"}
+
+    def split_rows(self, schema: str, name: str, system: bool) -> list[dict]:
+        fn = getattr(self, self.SPLIT[(schema, name)])
+        return fn(self.system_relations if system else self.user_relations)
 
     def rows(self, schema: str, name: str) -> list[dict] | None:
         """Rows of a catalog relation, [] for one we keep empty, None if it is not a catalog relation."""

@@ -61,10 +61,21 @@ def canonical(name: str) -> str:
     return _CANON.get(name.lower(), name.lower())
 
 
+def _planner_defaults() -> dict[str, str]:
+    """The planner's GUC defaults (SET/SHOW's source of truth) win over the descriptions table here."""
+    try:
+        from pgmkts.planner import settings as planner_settings
+    except ImportError:          # planner not importable (partial tree): keep our own defaults
+        return {}
+    return dict(getattr(planner_settings, "DEFAULTS", {}))
+
+
 def effective(session_settings: dict[str, str] | None, *, user: str = "pgmkts") -> dict[str, str]:
     """Defaults overlaid with the session's SET state, keyed by canonical name."""
     out = {k: v[0] for k, v in DEFAULTS.items()}
     out["session_authorization"] = user
+    for k, v in _planner_defaults().items():
+        out[canonical(k)] = str(v)
     for k, v in (session_settings or {}).items():
         out[canonical(k)] = str(v)
     return out

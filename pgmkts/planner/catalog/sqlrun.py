@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from pgmkts import errors
 from pgmkts.planner.catalog import functions as F
@@ -52,6 +53,8 @@ def _from_json(v: Any) -> list | None:
         return list(v)
     if isinstance(v, str) and v.startswith("["):
         return json.loads(v)
+    if isinstance(v, str) and v.startswith("{"):      # an array literal that reached output: '{}'
+        return parse_array_literal(v)
     return [v]
 
 
@@ -106,7 +109,7 @@ def _regex(s: Any, pattern: Any, flags: str) -> int | None:
     try:
         return int(re.search(str(pattern), str(s), re.I if "i" in flags else 0) is not None)
     except re.error as e:
-        raise errors.InvalidParameterValue(f"invalid regular expression: {e}") from None
+        raise errors.InvalidRegularExpression(f"invalid regular expression: {e}") from None
 
 
 def _series(start, stop, step=1):
@@ -134,18 +137,45 @@ def _subscript(arr, idx, base):
     return items[i] if 0 <= i < len(items) else None
 
 
+_STATIC = {("pg_catalog", "pg_type"), ("pg_catalog", "pg_range"), ("pg_catalog", "pg_am"),
+           ("pg_catalog", "pg_collation"), ("pg_catalog", "pg_tablespace"), ("pg_catalog", "pg_language")}
+_STATIC_CACHE: dict[tuple[str, str, str, str], list[tuple]] = {}
+
+
+def tuples(cols: list[tuple[str, int]], rows: list[dict]) -> list[tuple]:
+    defaults = {c: (0 if sqlite_affinity(t) == "INTEGER" else None) for c, t in cols}
+    return [tuple(_to_sqlite(r.get(c, defaults[c])) for c, _ in cols) for r in rows]
+
+
+def _static_tuples(env: F.Env, schema: str, name: str) -> list[tuple]:
+    """Rows that do not depend on the buckets (built-in types, system relations and their columns)."""
+    key = (schema, name, env.snap.database, env.snap.user)
+    if key not in _STATIC_CACHE:
+        snap = model.Snapshot(database=env.snap.database, user=env.snap.user)
+        cols = model.columns_of(schema, name) or []
+        rows = (snap.split_rows(schema, name, True) if (schema, name) in model.Snapshot.SPLIT
+                else snap.rows(schema, name))
+        if len(_STATIC_CACHE) > 64:
+            _STATIC_CACHE.clear()
+        _STATIC_CACHE[key] = tuples(cols, rows or [])
+    return _STATIC_CACHE[key]
+
+
 def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connection, _Errors]:
     db = sqlite3.connect(":memory:")
     db.execute("PRAGMA case_sensitive_like = ON")   # PostgreSQL's LIKE is case-sensitive
     errs = _Errors()
     for schema, name in tables:
         cols = model.columns_of(schema, name) or []
-        rows = env.snap.rows(schema, name) or []
         ddl = ", ".join(f'"{c}" {sqlite_affinity(t)}' for c, t in cols)
         db.execute(f'CREATE TABLE "{schema}.{name}" ({ddl})')
-        if rows:
-            defaults = {c: (0 if sqlite_affinity(t) == "INTEGER" else None) for c, t in cols}
-            data = [tuple(_to_sqlite(r.get(c, defaults[c])) for c, _ in cols) for r in rows]
+        if (schema, name) in _STATIC:
+            data = _static_tuples(env, schema, name)
+        elif (schema, name) in model.Snapshot.SPLIT:     # system relations' part is fixed: cached
+            data = _static_tuples(env, schema, name) + tuples(cols, env.snap.split_rows(schema, name, False))
+        else:
+            data = tuples(cols, env.snap.rows(schema, name) or [])
+        if data:
             db.executemany(f'INSERT INTO "{schema}.{name}" VALUES ({", ".join("?" * len(cols))})', data)
     for fname, (impl, _ret, _args) in F.FUNCTIONS.items():
         def call(*args, _impl=impl, _name=fname):
@@ -167,6 +197,8 @@ def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connectio
     db.create_function("_pg_array_cat", 2, errs.wrap(
         lambda a, b: None if a is None and b is None else _to_sqlite((_from_json(a) or []) + (_from_json(b) or []))))
     db.create_function("_pg_subscript", 3, errs.wrap(_subscript))
+    db.create_function("_pg_one_row", 1, errs.wrap(lambda v: json.dumps([_from_json(v) if isinstance(v, str)
+                                                                         and v.startswith("[") else v])))
     return db, errs
 
 
@@ -254,7 +286,7 @@ def run(tree: exp.Expression, env: F.Env, params: list | None = None,
         param_types: list[int] | None = None) -> pa.Table:
     """Translate and execute; the Table's fields carry `pg_oid` metadata with the PostgreSQL type."""
     tr = Translator(param_types)
-    new, cols = tr.query(tree.copy(), [], {})
+    new, cols = tr.query(fold(tree), [], {})
     sql = new.sql(dialect="sqlite")
     db, errs = connect(env, tr.tables)
     try:
@@ -276,8 +308,13 @@ def run(tree: exp.Expression, env: F.Env, params: list | None = None,
 def describe(tree: exp.Expression, param_types: list[int] | None = None) -> tuple[list[pa.Field], list[int]]:
     """Output fields and parameter types without executing (for Parse/Describe)."""
     tr = Translator(param_types)
-    _, cols = tr.query(tree.copy(), [], {})
+    _, cols = tr.query(fold(tree), [], {})
     return [field_for(n, t) for n, t in cols], [t if t not in (0, UNKNOWN) else 25 for t in tr.param_types]
+
+
+def fold(tree: exp.Expression) -> exp.Expression:
+    """A copy with unquoted identifiers folded to lower case, as PostgreSQL does (pgjdbc's AS TABLE_SCHEM)."""
+    return normalize_identifiers(tree.copy(), dialect="postgres")
 
 
 def _param(v: Any, oid: int) -> Any:

@@ -18,6 +18,7 @@ from pgmkts.planner.catalog import model
 from pgmkts.planner.catalog.functions import FUNCTIONS, to_regtype
 
 UNKNOWN, BOOL, INT2, INT4, INT8, TEXT, OID, NAME, FLOAT8, NUMERIC = 705, 16, 21, 23, 20, 25, 26, 19, 701, 1700
+RECORD = 2249
 REG_TYPES = {24: "regproc", 2202: "regproc", 2205: "regclass", 2206: "regtype", 4089: "regnamespace",
              4096: "regrole", 2203: "regproc", 2204: "regproc"}
 TEXTLIKE = {TEXT, NAME, 1043, 1042, 18, UNKNOWN}
@@ -56,11 +57,39 @@ class Source:
         return None
 
 
+def _flatten_join_tree(q: exp.Select) -> None:
+    """`FROM ((a JOIN b ON ..) JOIN c ON ..) LEFT JOIN d` (psqlODBC) → `FROM a JOIN b .. JOIN c .. LEFT JOIN d`:
+    a left-deep parenthesised join tree means the same without the parentheses."""
+    from_ = q.args["from_"]
+    base, joins = _unnest_joins(from_.this)
+    if joins:
+        from_.set("this", base)
+        q.set("joins", joins + list(q.args.get("joins") or []))
+
+
+def _unnest_joins(src: exp.Expression) -> tuple[exp.Expression, list[exp.Join]]:
+    if isinstance(src, exp.Subquery) and src.args.get("alias") is None and isinstance(
+            src.this, (exp.Subquery, exp.Table)):
+        base, joins = _unnest_joins(src.this)
+        return base, joins + list(src.args.get("joins") or [])
+    if isinstance(src, exp.Table) and src.args.get("joins"):
+        joins = list(src.args["joins"])
+        src.set("joins", None)
+        return src, joins
+    return src, []
+
+
+def _is_expandarray(node) -> bool:
+    return isinstance(node, exp.Anonymous) and str(node.this).lower() == "_pg_expandarray"
+
+
 def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _type_name(dt: exp.DataType) -> str:
+def _type_name(dt: exp.Expression) -> str:
+    if isinstance(dt, exp.ObjectIdentifier):          # sqlglot's node for ::regclass, ::oid, ...
+        return str(dt.this).lower()
     if dt.this == exp.DataType.Type.USERDEFINED:
         kind = dt.args.get("kind")
         name = kind.name if isinstance(kind, exp.Dot) else (kind.name if kind is not None else "")
@@ -119,6 +148,7 @@ class Translator:
         scope = [frame] + outer
         from_ = q.args.get("from_")
         if from_ is not None:
+            _flatten_join_tree(q)
             from_.set("this", self._source(from_.this, frame, outer, ctes))
         for j in q.args.get("joins") or []:
             j.set("this", self._source(j.this, frame, outer, ctes))
@@ -162,7 +192,10 @@ class Translator:
         def visit(node: exp.Expression) -> None:
             if isinstance(node, (exp.Subquery, exp.Select, exp.Query)):
                 return                  # a sub-query's SRFs are its own
-            if isinstance(node, (exp.Explode, exp.Unnest)) or (
+            if isinstance(node, exp.Dot) and _is_expandarray(node.expression):
+                srfs.append(node)
+                return
+            if isinstance(node, (exp.Explode, exp.Unnest)) or _is_expandarray(node) or (
                     isinstance(node, exp.Anonymous) and str(node.this).lower() == "generate_subscripts"):
                 srfs.append(node)
                 return
@@ -174,6 +207,7 @@ class Translator:
             return
         alias = f"_srf{self._n}"
         self._n += 1
+        srfs = [n.expression if isinstance(n, exp.Dot) else n for n in srfs]
         first = srfs[0]
         first_arg = first.this if isinstance(first, exp.Explode) else first.expressions[0]
         arr0, t0 = self.expr(first_arg.copy(), scope)
@@ -181,7 +215,14 @@ class Translator:
                                                   alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))))
         key = exp.column("key", alias, quoted=True)
         for node in srfs:
-            if isinstance(node, exp.Anonymous):       # generate_subscripts(arr, 1): PostgreSQL's subscript
+            if _is_expandarray(node):     # pgjdbc's getPrimaryKeys: a record (x = element, n = position)
+                arr, t = self.expr(node.expressions[0].copy(), scope)
+                elem = (exp.column("value", alias, quoted=True) if node is first
+                        else _fn("_pg_subscript", arr, key, exp.Literal.number(0)))
+                repl = _fn("json_object", exp.Literal.string("x"), elem, exp.Literal.string("n"),
+                           exp.Add(this=key, expression=exp.Literal.number(1)))
+                rt = RECORD
+            elif isinstance(node, exp.Anonymous):       # generate_subscripts(arr, 1): PostgreSQL's subscript
                 arr, t = self.expr(node.expressions[0].copy(), scope)
                 base = 0 if t in (22, 30) else 1
                 repl = exp.Add(this=key, expression=exp.Literal.number(base))
@@ -194,7 +235,8 @@ class Translator:
                 rt = elem_of(t)
             marker = exp.Var(this=f"__srf_{id(repl)}")
             self._lifted[marker.name] = (repl, rt)
-            node.replace(marker)
+            target = node.parent if isinstance(node.parent, exp.Dot) and _is_expandarray(node) else node
+            target.replace(marker)
         frame.append(Source(alias, []))
 
     def _x_var(self, e, scope, loose):
@@ -241,7 +283,7 @@ class Translator:
                 src.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
             return src
         fn = src.this if isinstance(src, exp.Table) else src
-        if isinstance(fn, (exp.Explode, exp.Unnest, exp.ExplodingGenerateSeries, exp.GenerateSeries)) or (
+        if isinstance(fn, (exp.Func, exp.Unnest)) or (
                 isinstance(fn, exp.Dot) and isinstance(fn.expression, exp.Anonymous)):
             if isinstance(fn, exp.Dot):
                 fn = fn.expression
@@ -254,8 +296,9 @@ class Translator:
                 arg = fn.this if isinstance(fn, exp.Explode) else fn.expressions[0]
                 node, t = self.expr(arg, scope)
                 call, default, etype = node, "unnest", elem_of(t)
-            else:
-                raise errors.FeatureNotSupported(f"function {fn.name}() in FROM is not supported")
+            else:           # a scalar function in FROM: one row, one column named like the alias
+                node, etype = self.expr(fn, scope)
+                call, default = _fn("_pg_one_row", node), output_name(fn)
             alias = alias or default
             col = colnames[0] if colnames else alias
             frame.append(Source(alias, [(col, etype)], {col: "value"}))
@@ -274,11 +317,11 @@ class Translator:
         m = getattr(self, "_x_" + type(e).__name__.lower(), None)
         if m is not None:
             return m(e, scope, loose)
-        if isinstance(e, exp.Func) and not isinstance(e, exp.Anonymous):
-            return self._builtin(e, scope)
-        if isinstance(e, (exp.Predicate, exp.Connector, exp.Not)):
+        if isinstance(e, (exp.Predicate, exp.Connector, exp.Not)):   # before Func: sqlglot's Or is a Func
             self._children(e, scope)
             return e, BOOL
+        if isinstance(e, exp.Func) and not isinstance(e, exp.Anonymous):
+            return self._builtin(e, scope)
         if isinstance(e, exp.Binary):     # arithmetic
             a, lt = self.expr(e.this, scope)
             b, rt = self.expr(e.expression, scope)
@@ -367,6 +410,12 @@ class Translator:
     def _x_dot(self, e, scope, loose):
         if isinstance(e.expression, (exp.Anonymous, exp.Func)):
             return self.expr(e.expression, scope, loose)
+        if isinstance(e.this, exp.Paren) and isinstance(e.expression, exp.Identifier):   # (record).field
+            node, t = self.expr(e.this.this, scope, loose)
+            if t == RECORD:
+                field = e.expression.name
+                return (_fn("json_extract", node, exp.Literal.string(f"$.{field}")),
+                        {"n": INT4, "x": INT2}.get(field, TEXT))
         raise errors.FeatureNotSupported(f"expression not supported: {e.sql('postgres')}")
 
     def _param_index(self, e) -> int | None:
@@ -556,16 +605,33 @@ class Translator:
         e.set("expressions", [self.expr(x, scope)[0] for x in e.expressions])
         return e, BOOL
 
+    def _x_window(self, e, scope, loose):
+        inner = e.this
+        if isinstance(inner, (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Count)):
+            t = INT8
+            self._children(inner, scope)
+        else:
+            inner, t = self.expr(inner, scope)
+            e.set("this", inner)
+        for k in ("partition_by", "order"):
+            v = e.args.get(k)
+            if isinstance(v, list):
+                e.set(k, [self.expr(x, scope)[0] for x in v])
+            elif isinstance(v, exp.Order):
+                for o in v.expressions:
+                    o.set("this", self.expr(o.this, scope)[0])
+        return e, t
+
     def _x_neg(self, e, scope, loose):
         node, t = self.expr(e.this, scope)
         e.set("this", node)
         return e, t
 
     def _builtin(self, e: exp.Func, scope):
-        name = e.sql_name().lower()
-        if isinstance(e, exp.ArrayToString) or name in FUNCTIONS:
+        name = _NODE_FUNCS.get(type(e), e.sql_name().lower())
+        if name in FUNCTIONS:
             args = [v for v in e.args.values() if isinstance(v, exp.Expression)]
-            return self._call("array_to_string" if isinstance(e, exp.ArrayToString) else name, args, scope)
+            return self._call(name, args, scope)
         if isinstance(e, exp.Count):
             self._children(e, scope)
             return e, INT8
@@ -601,37 +667,55 @@ class Translator:
         return e, TEXT
 
 
+# sqlglot's typed nodes for PostgreSQL functions we implement in functions.py
+_NODE_FUNCS = {exp.ArraySize: "array_length", exp.ArrayToString: "array_to_string",
+               exp.StringToArray: "string_to_array", exp.CurrentVersion: "version",
+               exp.CurrentDatabase: "current_database"}
 _FUNC_NAMES = {"groupconcat": "string_agg", "group_concat": "string_agg", "array_agg": "array_agg"}
 
 
 def output_name(e: exp.Expression) -> str:
-    """The column name PostgreSQL gives a select-list item."""
+    """The column name PostgreSQL gives a select-list item (its FigureColname rules)."""
+    return _colname(e)[0]
+
+
+def _colname(e: exp.Expression) -> tuple[str, int]:
+    """(name, strength): 2 = from a column or function, 1 = a type or 'case' fallback, 0 = none."""
     if isinstance(e, exp.Alias):
-        return e.alias
+        return e.alias, 2
     if isinstance(e, exp.Column):
-        return e.name
+        return e.name, 2
     if isinstance(e, exp.Dot) and isinstance(e.expression, (exp.Anonymous, exp.Func)):
-        return output_name(e.expression)
+        return _colname(e.expression)
     if isinstance(e, exp.Cast):
-        inner = output_name(e.this)
-        return inner if inner != "?column?" else _type_name(e.to).removeprefix("_")
+        name, strength = _colname(e.this)
+        return (name, strength) if strength == 2 else (_type_name(e.to).removeprefix("_"), 1)
     if isinstance(e, (exp.Paren, exp.Collate)):
-        return output_name(e.this)
+        return _colname(e.this)
     if isinstance(e, exp.Anonymous):
-        return str(e.this).lower()
+        return str(e.this).lower(), 2
     if isinstance(e, (exp.CurrentUser, exp.SessionUser, exp.CurrentSchema)):
-        return {"currentuser": "current_user", "sessionuser": "session_user"}.get(e.key, "current_schema")
+        return {"currentuser": "current_user", "sessionuser": "session_user"}.get(e.key, "current_schema"), 2
     if isinstance(e, exp.Case):
-        return "case"
+        default = e.args.get("default")
+        if default is not None:
+            name, strength = _colname(default)
+            if strength == 2:
+                return name, 2
+        return "case", 1
     if isinstance(e, exp.Array):
-        return "array"
+        return "array", 2
     if isinstance(e, exp.Exists):
-        return "exists"
+        return "exists", 2
     if isinstance(e, exp.Boolean):
-        return "bool"
+        return "bool", 1
     if isinstance(e, exp.Subquery) and isinstance(e.this, exp.Select) and e.this.expressions:
-        return output_name(e.this.expressions[0])
+        return _colname(e.this.expressions[0])
+    if isinstance(e, exp.Window):
+        return _colname(e.this)
+    if isinstance(e, (exp.Connector, exp.Predicate, exp.Not)):
+        return "?column?", 0
     if isinstance(e, exp.Func):
-        n = e.sql_name().lower()
-        return _FUNC_NAMES.get(n, n)
-    return "?column?"
+        n = _NODE_FUNCS.get(type(e)) or e.sql_name().lower()
+        return _FUNC_NAMES.get(n, n), 2
+    return "?column?", 0

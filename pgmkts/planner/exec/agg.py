@@ -55,6 +55,9 @@ def aggregate(name: str, args: list, gid: np.ndarray, ngroups: int, *, distinct:
         elif not pa.types.is_duration(v.type):
             raise errors.UndefinedFunction(f"function sum({v.type}) does not exist")
         out = _acero("sum", src, gid, ngroups)
+        if pa.types.is_int64(v.type) or pa.types.is_uint32(v.type):
+            # PostgreSQL: sum(bigint) is numeric
+            out = pc.cast(out, pa.decimal128(38, 0))
         if pa.types.is_float32(v.type):
             out = pc.cast(out, pa.float32())
         return out

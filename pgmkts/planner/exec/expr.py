@@ -5,6 +5,7 @@ Results are pyarrow Arrays (one value per row), Scalars (constants) or `Interval
 
 from __future__ import annotations
 
+import decimal
 from typing import Any
 
 import numpy as np
@@ -147,6 +148,12 @@ class Evaluator:
                 return pa.scalar(i, pa.int64())
             return pa.scalar(float(i))
         except ValueError:
+            # PostgreSQL types 2.5 as numeric: keep it decimal so round() and output types agree
+            if "e" not in t.lower() and len(t) <= 30:
+                try:
+                    return pa.scalar(decimal.Decimal(t))
+                except (decimal.InvalidOperation, pa.ArrowInvalid):
+                    pass
             return pa.scalar(float(t))
 
     def _param(self, node, f: Frame):
@@ -201,7 +208,7 @@ class Evaluator:
             out = pc.fill_null(pc.equal(v, pa.scalar(rhs.this)), False)
         else:
             raise errors.FeatureNotSupported(f"IS {rhs.sql()}")
-        return out
+        return pc.invert(out) if node.args.get("negate") else out
 
     def _between(self, node: exp.Between, f):
         v = self.eval(node.this, f)
@@ -244,7 +251,8 @@ class Evaluator:
             raise errors.FeatureNotSupported("LIKE with a non-constant pattern")
         if not pat.is_valid:
             return pa.scalar(None, pa.bool_())
-        return pc.match_like(v, pat.as_py(), ignore_case=isinstance(node, exp.ILike))
+        out = pc.match_like(v, pat.as_py(), ignore_case=isinstance(node, exp.ILike))
+        return pc.invert(out) if node.args.get("negate") else out
 
     def _boolean(self, node, f):
         return pa.scalar(bool(node.this))
@@ -265,11 +273,9 @@ class Evaluator:
             # 'name'::regclass: the catalog helper registers regclass lookup; unknown → 0
             fn = functions.lookup("__regclass")
             return fn([v], self.ctx) if fn else pa.scalar(0, pa.int64())
-        out = cast_value(v, target, self.ctx.tz)
-        if tname in ("DECIMAL", "BIGDECIMAL") and to.expressions:
-            scale = int(to.expressions[-1].name) if len(to.expressions) > 1 else 0
-            out = pc.round(out, scale, round_mode="half_away_from_zero")
-        return out
+        if tname in ("DECIMAL", "BIGDECIMAL"):
+            return _to_numeric(v, to, self.ctx.tz)
+        return cast_value(v, target, self.ctx.tz)
 
     def _case(self, node: exp.Case, f: Frame):
         base = node.this
@@ -336,6 +342,8 @@ class Evaluator:
                                            hint="No function matches the given name; see the docs "
                                                 "for the supported SQL functions.")
         vals = [self.eval(a, f) if isinstance(a, exp.Expression) else a for a in args]
+        if name not in _DECIMAL_OK:
+            vals = [_dec_to_float(v) if isinstance(v, pa.Array | pa.Scalar) else v for v in vals]
         return impl(vals, self.ctx)
 
     def _tuple(self, node, f):
@@ -367,6 +375,25 @@ class Evaluator:
 
     def _star(self, node, f):
         raise errors.FeatureNotSupported("* in this position")
+
+
+def _to_numeric(v, to: exp.DataType, tz: str):
+    """::numeric[(p, s)] → decimal128; floats round half away from zero like PostgreSQL."""
+    scale = int(to.expressions[1].name) if len(to.expressions) > 1 else (0 if to.expressions else None)
+    if isinstance(v, Interval):
+        raise errors.DatatypeMismatch("cannot cast type interval to numeric")
+    if pa.types.is_string(v.type):
+        v = cast_value(v, pa.float64(), tz) if scale is None else v
+    if pa.types.is_decimal(v.type):
+        if scale is None:
+            return v
+        return pc.cast(pc.round(v, scale, round_mode="half_towards_infinity"), pa.decimal128(38, scale))
+    f = pc.cast(v, pa.float64()) if not pa.types.is_null(v.type) else v
+    if scale is None:
+        # no scale: keep 10 fractional digits (pgmkts' numeric is decimal128(38, 10))
+        return pc.cast(pc.round(f, 10, round_mode="half_towards_infinity"), pa.decimal128(38, 10), safe=False)
+    r = pc.round(f, scale, round_mode="half_towards_infinity")
+    return pc.cast(r, pa.decimal128(38, scale), safe=False)
 
 
 def param_scalar(v) -> pa.Scalar:
@@ -443,6 +470,14 @@ def arith(op, a, b):
         d = pc.cast(pc.cast(a, pa.int32()), pa.int64())
         r = pc.add(d, b) if op is exp.Add else pc.subtract(d, b)
         return pc.cast(pc.cast(r, pa.int32()), pa.date32())
+    if pa.types.is_decimal(ta) or pa.types.is_decimal(tb):
+        # numeric arithmetic runs in float8 (pgmkts has no arbitrary-precision numeric)
+        a, b = _dec_to_float(a), _dec_to_float(b)
+        ta, tb = a.type, b.type
+    # PostgreSQL: real op integer resolves to the float8 operator
+    if pa.types.is_float32(ta) and pa.types.is_integer(tb) or pa.types.is_integer(ta) and pa.types.is_float32(tb):
+        a, b = pc.cast(a, pa.float64()), pc.cast(b, pa.float64())
+        ta, tb = a.type, b.type
     if pa.types.is_string(ta) or pa.types.is_string(tb):
         raise errors.UndefinedFunction(f"operator does not exist: {ta} {op.key} {tb}",
                                        hint="You might need to add explicit type casts.")
@@ -520,7 +555,13 @@ def compare(op, a, b):
         a = _interval_as_duration(a)
         b = _interval_as_duration(b)
     ta, tb = a.type, b.type
-    if ta != tb and not (pa.types.is_null(ta) or pa.types.is_null(tb)):
+    if pa.types.is_null(ta) or pa.types.is_null(tb):
+        n = len(a) if not isinstance(a, pa.Scalar) else (len(b) if not isinstance(b, pa.Scalar) else None)
+        return pa.scalar(None, pa.bool_()) if n is None else pa.nulls(n, pa.bool_())
+    if pa.types.is_decimal(ta) or pa.types.is_decimal(tb):
+        a, b = _dec_to_float(a), _dec_to_float(b)
+        ta, tb = a.type, b.type
+    if ta != tb:
         if (pa.types.is_string(ta)) != (pa.types.is_string(tb)):
             raise errors.UndefinedFunction(f"operator does not exist: {ta} {op.key} {tb}",
                                            hint="You might need to add explicit type casts.")
@@ -534,6 +575,13 @@ def compare(op, a, b):
         return _CMP[op](a, b)
     except pa.ArrowNotImplementedError:
         raise errors.UndefinedFunction(f"operator does not exist: {ta} {op.key} {tb}") from None
+
+
+_DECIMAL_OK = {"round", "abs", "sign", "coalesce", "nullif", "greatest", "least"}
+
+
+def _dec_to_float(v):
+    return pc.cast(v, pa.float64()) if pa.types.is_decimal(v.type) else v
 
 
 def _interval_as_duration(v):

@@ -27,6 +27,19 @@ class Ctx:
     def tz(self) -> str:
         return self.settings.get("TimeZone", "UTC")
 
+    # for the catalog package (pgmkts.planner.catalog.snapshot reads these off the context)
+    @property
+    def user(self) -> str:
+        return getattr(self.session, "user", "pgmkts")
+
+    @property
+    def database(self) -> str:
+        return getattr(self.session, "database", "pgmkts")
+
+    def declared_groups(self) -> dict:
+        from pgmkts.planner.bind import declared_groups
+        return declared_groups(self.engine) if self.engine is not None else {}
+
 
 class Frame:
     """Named columns of equal length. names: (qualifier or None, column name) pairs."""

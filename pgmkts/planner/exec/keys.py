@@ -13,7 +13,7 @@ def codes(arr: pa.Array) -> tuple[np.ndarray, int]:
         arr = arr.combine_chunks()
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_timestamp(arr.type) \
             or pa.types.is_date32(arr.type) or pa.types.is_boolean(arr.type):
-        a = arr.cast(pa.int64()) if not pa.types.is_floating(arr.type) else arr.cast(pa.float64())
+        a = _as_int64(arr) if not pa.types.is_floating(arr.type) else arr.cast(pa.float64())
         vals = a.to_numpy(zero_copy_only=False)
         if arr.null_count:
             nulls = arr.is_null().to_numpy(zero_copy_only=False)
@@ -64,8 +64,8 @@ def sort_key(arr: pa.Array, desc: bool, nulls_first: bool | None) -> np.ndarray:
         nulls_first = desc
     if (pa.types.is_integer(arr.type) or pa.types.is_timestamp(arr.type) or pa.types.is_date32(arr.type)
             or pa.types.is_boolean(arr.type) or pa.types.is_duration(arr.type)):
-        k = arr.cast(pa.int64()).to_numpy(zero_copy_only=False).astype("f8") if arr.null_count else \
-            arr.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        k = _as_int64(arr).to_numpy(zero_copy_only=False).astype("f8") if arr.null_count else \
+            _as_int64(arr).to_numpy(zero_copy_only=False)
         if arr.null_count == 0 and abs(int(k.max(initial=0))) < 2**53 and abs(int(k.min(initial=0))) < 2**53:
             return -k if desc else k
         k = k.astype("f8")
@@ -86,6 +86,12 @@ def sort_key(arr: pa.Array, desc: bool, nulls_first: bool | None) -> np.ndarray:
         nulls = arr.is_null().to_numpy(zero_copy_only=False)
         k = np.where(nulls, -np.inf if nulls_first else np.inf, k)
     return k
+
+
+def _as_int64(arr: pa.Array) -> pa.Array:
+    if pa.types.is_date32(arr.type):
+        return arr.cast(pa.int32()).cast(pa.int64())
+    return arr.cast(pa.int64())
 
 
 def _fill(arr: pa.Array):

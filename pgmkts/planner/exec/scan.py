@@ -17,16 +17,30 @@ MAX_NS = 2**63 - 1
 
 
 def time_bounds(scan: P.Scan, ev, empty: Frame) -> tuple[int | None, int | None, bool]:
-    """(start_ns, end_ns, empty) — inclusive ns bounds for Engine.read from the pushed range."""
+    """(start_ns, end_ns, empty) — inclusive ns bounds for Engine.read from the pushed range.
+
+    Literal-only bounds are memoised on the (cached) plan per TimeZone: no re-parsing per query."""
+    memo = scan.memo
+    if memo is not None:
+        hit = memo.get(ev.ctx.tz)
+        if hit is not None:
+            return hit
+    out = _time_bounds(scan, ev, empty)
+    if memo is not None:
+        memo[ev.ctx.tz] = out
+    return out
+
+
+def _time_bounds(scan: P.Scan, ev, empty: Frame) -> tuple[int | None, int | None, bool]:
     start = end = None
     for e, inc in scan.time.lower:
-        us = _bound_us(ev.eval(e, empty), ev.ctx)
+        us = _bound_us_of(e, ev, empty, min)
         if us is None:
             return None, None, True
         ns = us * 1000 if inc else us * 1000 + 1000
         start = ns if start is None else max(start, ns)
     for e, inc in scan.time.upper:
-        us = _bound_us(ev.eval(e, empty), ev.ctx)
+        us = _bound_us_of(e, ev, empty, max)
         if us is None:
             return None, None, True
         # epoch is µs in SQL: `<= t` admits every ns inside the microsecond t
@@ -37,6 +51,14 @@ def time_bounds(scan: P.Scan, ev, empty: Frame) -> tuple[int | None, int | None,
     if start is not None and start < 0:
         start = 0 if end is None or end >= 0 else start
     return start, end, False
+
+
+def _bound_us_of(e, ev, empty, pick) -> int | None:
+    if isinstance(e, exp.Tuple):  # epoch IN (...): the extreme of the non-NULL candidates
+        vals = [_bound_us(ev.eval(x, empty), ev.ctx) for x in e.expressions]
+        vals = [v for v in vals if v is not None]
+        return pick(vals) if vals else None
+    return _bound_us(ev.eval(e, empty), ev.ctx)
 
 
 def _bound_us(v, ctx) -> int | None:
@@ -100,9 +122,11 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
         t = fresh.table
         return Frame([c.combine_chunks() for c in t.columns], [(alias, c.name) for c in rel.columns], t.num_rows)
     empty = Frame([], [], 1)
-    start, end, none = time_bounds(scan, ev, empty)
     cols = [c for c in rel.columns if scan.columns is None or c.storage in (None, "Epoch")
             or c.storage in scan.columns or c.storage == "Nanoseconds"]
+    if getattr(ctx, "schema_only", False):
+        return _empty(rel, cols, alias)
+    start, end, none = time_bounds(scan, ev, empty)
     if none:
         return _empty(rel, cols, alias)
     limit = None

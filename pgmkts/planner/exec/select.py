@@ -70,8 +70,10 @@ def output_name(e: exp.Expression) -> str:
         return output_name(e.this)
     if isinstance(e, exp.Cast):
         inner = e.this
-        if isinstance(inner, exp.Column | exp.Func | exp.Cast) and not isinstance(inner, exp.Literal):
-            return output_name(inner)
+        while isinstance(inner, exp.Cast):
+            inner = inner.this
+        if isinstance(e.this, exp.Column | exp.Func | exp.Cast) and not isinstance(inner, exp.Literal):
+            return output_name(e.this)
         return _PG_TYPE_NAMES.get(e.to.this.name, e.to.sql().lower())
     if isinstance(e, exp.Window):
         return output_name(e.this)
@@ -88,6 +90,13 @@ def output_name(e: exp.Expression) -> str:
         return "case"
     if isinstance(e, exp.Anonymous):
         return e.name.lower()
+    if isinstance(e, exp.Trim):
+        pos = (e.args.get("position") or "").upper()
+        return {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(pos, "btrim")
+    if isinstance(e, exp.Pow):
+        return "power"  # sqlglot cannot tell power(a, b) from a ^ b; PostgreSQL names the latter ?column?
+    if isinstance(e, exp.Binary | exp.Unary | exp.Not | exp.Connector | exp.Predicate):
+        return "?column?"
     if isinstance(e, exp.Func):
         special = {exp.TimestampTrunc: "date_trunc", exp.Extract: "extract", exp.UnixToTime: "to_timestamp",
                    exp.CurrentTimestamp: "now", exp.Substring: "substr", exp.TimeToStr: "to_char",
@@ -228,13 +237,7 @@ def run_select(plan: P.SelectPlan, ctx: Ctx) -> Frame:
             else:
                 col = _eval_in_output(o.this, items, out, f, ev)
             desc = bool(o.args.get("desc"))
-            nf = o.args.get("nulls_first")
-            if nf is None or (not desc and nf is False) or (desc and nf is True):
-                nf_eff = desc if o.args.get("nulls_first") is None else nf
-            else:
-                nf_eff = nf
             keys.append((col, desc, _explicit_nulls(o, desc)))
-            del nf_eff
     distinct = sel.args.get("distinct")
     if keys:
         perm = order_indices(keys, out.n)
@@ -272,14 +275,9 @@ def run_select(plan: P.SelectPlan, ctx: Ctx) -> Frame:
 
 
 def _explicit_nulls(o: exp.Ordered, desc: bool) -> bool:
+    # sqlglot (postgres dialect) fills nulls_first with PostgreSQL's default: NULLS FIRST for DESC
     nf = o.args.get("nulls_first")
-    # sqlglot marks nulls_first=False by default for ASC; PostgreSQL: NULLS FIRST is DESC's default
-    txt = o.sql(dialect="postgres").upper()
-    if "NULLS FIRST" in txt:
-        return True
-    if "NULLS LAST" in txt:
-        return False
-    return desc if nf is None or True else bool(nf)
+    return desc if nf is None else bool(nf)
 
 
 def _is_identity(perm: np.ndarray) -> bool:
@@ -323,7 +321,13 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
         else:
             gkeys.append(k)
     key_vals = [broadcast(ev.eval(k, f), f.n) for k in gkeys]
-    if gkeys:
+    fast = None
+    if plan.downsample is not None and isinstance(plan.source, P.Scan):
+        from pgmkts.planner.exec.downsample import sorted_groups
+        fast = sorted_groups(plan.downsample, f, ev)
+    if fast is not None:
+        gid, ng, firsts = fast
+    elif gkeys:
         gid, ng = group_ids(key_vals, f.n)
         if f.n == 0:
             ng = 0
@@ -343,7 +347,11 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
             names.append((k.table or _qual_of(f, k), k.name if k.this.args.get("quoted") else k.name.lower()))
     sources = [e for e, _ in items if not isinstance(e, int)] + order_nodes + ([having.this] if having else [])
     for a in _collect(sources, _is_agg_call):
-        subst[node_key(a)] = eval_agg(ev, a, f, gid, ng)
+        v = None
+        if fast is not None:
+            from pgmkts.planner.exec.downsample import fast_aggregate
+            v = fast_aggregate(a, f, ev, firsts, f.n)
+        subst[node_key(a)] = v if v is not None else eval_agg(ev, a, f, gid, ng)
     g = Frame(cols, names, ng)
     g.subst = subst
     g.grouping_src = f
@@ -456,9 +464,7 @@ def run_scalar_subquery(node: exp.Expression, ctx: Ctx, outer: Frame):
     if len(sub.cols) != 1:
         raise errors.SyntaxError_("subquery must return only one column")
     if sub.n > 1:
-        e = errors.PgmktsError("more than one row returned by a subquery used as an expression")
-        e.sqlstate = "21000"
-        raise e
+        raise errors.CardinalityViolation("more than one row returned by a subquery used as an expression")
     if sub.n == 0:
         return pa.scalar(None, sub.cols[0].type)
     return sub.cols[0][0]
@@ -475,9 +481,8 @@ def _correlated(node, ctx: Ctx, outer: Frame):
             ctx.outer = outer.slice(i, 1)
             sub = run_subquery(node, ctx)
             if sub.n > 1:
-                e = errors.PgmktsError("more than one row returned by a subquery used as an expression")
-                e.sqlstate = "21000"
-                raise e
+                raise errors.CardinalityViolation(
+                    "more than one row returned by a subquery used as an expression")
             vals.append(sub.cols[0][0] if sub.n else pa.scalar(None, sub.cols[0].type))
     finally:
         ctx.outer = saved

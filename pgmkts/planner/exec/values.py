@@ -205,8 +205,10 @@ def common_type(types: list[pa.DataType]) -> pa.DataType:
     first = ts[0]
     if all(t == first for t in ts):
         return first
-    if all(t in _NUM_RANK for t in ts):
-        return max(ts, key=lambda t: _NUM_RANK[t])
+    if all(pa.types.is_decimal(t) for t in ts):
+        return pa.decimal128(38, max(t.scale for t in ts))
+    if all(t in _NUM_RANK or pa.types.is_decimal(t) for t in ts):
+        return max((pa.float64() if pa.types.is_decimal(t) else t for t in ts), key=lambda t: _NUM_RANK[t])
     if all(pa.types.is_timestamp(t) for t in ts):
         return TS
     if all(pa.types.is_string(t) or pa.types.is_large_string(t) for t in ts):
@@ -242,9 +244,12 @@ def cast_value(v, target: pa.DataType, tz: str = "UTC"):
         return pa.nulls(len(v), target) if isinstance(v, pa.Array) else pa.scalar(None, target)
     if pa.types.is_string(src):
         return _cast_from_text(v, target, tz)
+    if pa.types.is_decimal(src) and not pa.types.is_decimal(target) and not pa.types.is_string(target):
+        v = pc.cast(v, pa.float64())
+        src = v.type
     if pa.types.is_integer(target) and pa.types.is_floating(src):
         # PostgreSQL rounds half away from zero when casting float → int
-        v = pc.round(v, round_mode="half_to_even") if False else pc.round(v, round_mode="half_away_from_zero")
+        v = pc.round(v, round_mode="half_to_even") if False else pc.round(v, round_mode="half_towards_infinity")
     if pa.types.is_string(target):
         if pa.types.is_boolean(src):
             return pc.if_else(v, "true", "false")

@@ -18,9 +18,15 @@ class TimeRange:
         return bool(self.lower or self.upper)
 
     def text(self) -> str:
-        lo = " AND ".join(f"epoch {'>=' if inc else '>'} {e.sql(dialect='postgres')}" for e, inc in self.lower)
-        hi = " AND ".join(f"epoch {'<=' if inc else '<'} {e.sql(dialect='postgres')}" for e, inc in self.upper)
+        lo = " AND ".join(f"epoch {'>=' if inc else '>'} {_txt(e, 'least')}" for e, inc in self.lower)
+        hi = " AND ".join(f"epoch {'<=' if inc else '<'} {_txt(e, 'greatest')}" for e, inc in self.upper)
         return " AND ".join(p for p in (lo, hi) if p)
+
+
+def _txt(e: exp.Expression, fn: str) -> str:
+    if isinstance(e, exp.Tuple):
+        return f"{fn}{e.sql(dialect='postgres')}"
+    return e.sql(dialect="postgres")
 
 
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
@@ -54,7 +60,8 @@ def extract_time_range(conds: list[exp.Expression], qualifiers: set[str | None]
                 continue
         elif isinstance(c, exp.In) and not c.args.get("query") and column_is(c.this, "epoch", qualifiers) \
                 and c.expressions and all(is_constant(e) for e in c.expressions):
-            tr.lower.append((exp.Least(this=c.expressions[0], expressions=c.expressions[1:]), True))
-            tr.upper.append((exp.Greatest(this=c.expressions[0], expressions=c.expressions[1:]), True))
+            # a Tuple bound means "the least (lower) / greatest (upper) of these timestamps"
+            tr.lower.append((exp.Tuple(expressions=list(c.expressions)), True))
+            tr.upper.append((exp.Tuple(expressions=list(c.expressions)), True))
         residual.append(c)
     return tr, residual

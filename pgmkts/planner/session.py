@@ -1,0 +1,677 @@
+"""Session: one per client connection. Runs statements (simple and extended protocol), keeps
+settings and transaction state, buffers writes until COMMIT. See docs/INTERFACES.md."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import pyarrow as pa
+from sqlglot import exp
+
+from pgmkts import errors
+from pgmkts.planner import compat
+from pgmkts.planner import parse as parsemod
+from pgmkts.planner import plan as P
+from pgmkts.planner import settings as S
+from pgmkts.planner import write as W
+from pgmkts.planner.copy import parse_copy
+from pgmkts.planner.copyspec import CopySpec
+from pgmkts.planner.exec.expr import Evaluator, param_scalar
+from pgmkts.planner.exec.frame import Ctx, Frame
+from pgmkts.planner.exec.scan import run_values
+from pgmkts.planner.exec.select import run_query
+from pgmkts.planner.result import Bound, Field, Prepared, Result
+from pgmkts.planner.types import oid_of
+from pgmkts.planner.typing_ import infer_param_oids, null_param
+
+__all__ = ["Session", "Field", "Result", "Prepared", "Bound", "CopySpec"]
+
+BATCH_ROWS = 65536
+_PLAN_CACHE: OrderedDict[tuple, object] = OrderedDict()
+_PLAN_LOCK = threading.Lock()
+_PLAN_CACHE_SIZE = 512
+
+_KW = re.compile(r"^\s*([A-Za-z]+)")
+_TXN_START = re.compile(r"^(begin|start\s+transaction)\b(.*)$", re.I | re.S)
+
+
+class Session:
+    def __init__(self, engine, *, user: str = "pgmkts", database: str = "pgmkts",
+                 settings: dict[str, str] | None = None, read_only: bool = False) -> None:
+        self.engine = engine
+        self.user = user
+        self.database = database
+        self.read_only = read_only
+        self.settings: dict[str, str] = dict(S.DEFAULTS)
+        self.settings["session_authorization"] = user
+        self._session_defaults: dict[str, str] = {}
+        for k, v in (settings or {}).items():
+            name = S.canonical(k)
+            try:
+                self.settings[name] = S.normalise(name, v)
+            except errors.PgmktsError:
+                continue
+            self._session_defaults[name] = self.settings[name]
+        if read_only:
+            self.settings["default_transaction_read_only"] = "on"
+            self.settings["transaction_read_only"] = "on"
+        self.txn_status = "I"
+        self.parameter_changes: list[tuple[str, str]] = []
+        self.backend_pid = os.getpid()
+        self.cancel_event = threading.Event()
+        self.listens: set[str] = set()
+        self._pending: list[tuple[str, object]] = []   # buffered writes of the open transaction
+        self._txn_read_only = False
+        self._saved_settings: dict[str, str] | None = None
+        self._local_settings: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ settings
+    def get_setting(self, name: str, missing_ok: bool = False) -> str | None:
+        canon = S.canonical(name)
+        if canon in self.settings:
+            return self.settings[canon]
+        if "." in name:  # custom (extension-style) settings, e.g. myapp.tenant
+            if missing_ok:
+                return None
+        if missing_ok:
+            return None
+        raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
+
+    def set_setting(self, name: str, value: str | None, *, local: bool = False) -> None:
+        canon = S.canonical(name)
+        if canon in S.READ_ONLY:
+            e = errors.PgmktsError(f'parameter "{name}" cannot be changed')
+            e.sqlstate = "55P02"
+            raise e
+        if canon not in self.settings and "." not in canon:
+            raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
+        if value is None:
+            value = self._session_defaults.get(canon, S.DEFAULTS.get(canon, ""))
+        value = S.normalise(canon, value)
+        if local and self.txn_status == "T":
+            self._local_settings.setdefault(canon, self.settings.get(canon, ""))
+        old = self.settings.get(canon)
+        self.settings[canon] = value
+        if canon in S.REPORTED and old != value:
+            self.parameter_changes.append((canon, value))
+
+    # ------------------------------------------------------------------ entry points
+    def execute(self, sql: str) -> Iterator[Result]:
+        pieces = parsemod.split_statements(sql)
+        real = [(t, off) for t, off in pieces if parsemod.strip_comments(t)]
+        if not real:
+            yield Result(tag="", fields=None, empty=True)
+            return
+        for text, off in real:
+            yield self._guarded(text, [], off)
+
+    def prepare(self, sql: str, param_oids: list[int]) -> Prepared:
+        text = sql.strip().rstrip(";")
+        kind = self._utility_kind(text)
+        if kind is not None or not parsemod.strip_comments(text):
+            return Prepared(sql, list(param_oids), self._utility_fields(kind, text), stmt=("utility", text))
+        cat = compat.catalog_tree(text)   # catalog compat (planner/compat.py): psql/driver introspection
+        if cat is not None:
+            fields, oids = compat.catalog_describe(cat, list(param_oids))
+            return Prepared(sql, oids, fields, stmt=("sql", text))
+        try:
+            tree = parsemod.parse(text)
+        except errors.PgmktsError:
+            self._fail()
+            raise
+        oids = infer_param_oids(tree, list(param_oids), self.engine, self._ctx([]))
+        fields = None
+        if isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
+            plan = self._plan(text, tree)
+            fields = self._describe(plan, oids)
+        return Prepared(sql, oids, fields, stmt=("sql", text))
+
+    def bind(self, prep: Prepared, params: list[object | None]) -> Bound:
+        if len(params) != len(prep.param_oids) and prep.param_oids:
+            raise errors.ProtocolViolation(
+                f"bind message supplies {len(params)} parameters, but prepared statement requires "
+                f"{len(prep.param_oids)}")
+        return Bound(prep, list(params))
+
+    def run(self, bound: Bound) -> Result:
+        _kind, text = bound.prepared.stmt
+        return self._guarded(text, bound.params, 0)
+
+    # ------------------------------------------------------------------ dispatch
+    def _guarded(self, text: str, params: list, offset: int) -> Result:
+        self.cancel_event.clear()
+        try:
+            res = self._one(text, params)
+        except errors.PgmktsError as exc:
+            if exc.position is not None and offset:
+                exc.position += offset
+            self._fail()
+            raise
+        except Exception:
+            self._fail()
+            raise
+        return res
+
+    def _fail(self) -> None:
+        if self.txn_status == "T":
+            self.txn_status = "E"
+
+    def _utility_kind(self, text: str) -> str | None:
+        m = _KW.match(parsemod.strip_comments(text))
+        if not m:
+            return None
+        kw = m.group(1).lower()
+        if kw in ("begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "set",
+                  "reset", "show", "discard", "deallocate", "close", "listen", "unlisten", "notify",
+                  "explain", "copy", "prepare", "execute", "vacuum", "analyze", "checkpoint", "lock",
+                  "truncate", "update", "grant", "revoke", "comment", "alter"):
+            return kw
+        return None
+
+    def _utility_fields(self, kind: str | None, text: str) -> list[Field] | None:
+        if kind == "show":
+            name = parsemod.strip_comments(text).split(None, 1)[1].strip().strip('"') if len(
+                text.split()) > 1 else ""
+            if name.lower() == "all":
+                return [Field("name", 25), Field("setting", 25), Field("description", 25)]
+            return [Field(_show_name(name), 25)]
+        if kind == "explain":
+            return [Field("QUERY PLAN", 25)]
+        return None
+
+    def _one(self, text: str, params: list) -> Result:
+        clean = parsemod.strip_comments(text)
+        if not clean:
+            return Result(tag="", fields=None, empty=True)
+        kind = self._utility_kind(clean)
+        if self.txn_status == "E" and not (kind in ("rollback", "abort", "commit", "end") or (
+                kind == "rollback" and "to" in clean.lower())):
+            raise errors.InFailedTransaction(
+                "current transaction is aborted, commands ignored until end of transaction block")
+        if kind in ("begin", "start"):
+            return self._begin(clean)
+        if kind in ("commit", "end"):
+            return self._commit(clean)
+        if kind in ("rollback", "abort"):
+            return self._rollback(clean)
+        if kind in ("savepoint", "release"):
+            if self.txn_status == "I":
+                e = errors.PgmktsError(f"{kind.upper()} can only be used in transaction blocks")
+                e.sqlstate = "25P01"
+                raise e
+            return Result(tag=kind.upper(), fields=None)
+        if kind == "set":
+            return self._set(clean)
+        if kind == "reset":
+            return self._reset(clean)
+        if kind == "show":
+            return self._show(clean)
+        if kind == "discard":
+            if clean.lower().split()[1:2] == ["all"]:
+                if self.txn_status != "I":
+                    e = errors.PgmktsError("DISCARD ALL cannot run inside a transaction block")
+                    e.sqlstate = "25001"
+                    raise e
+                self._reset_all()
+            return Result(tag=" ".join(w.upper() for w in clean.split()[:2]), fields=None)
+        if kind == "deallocate":
+            return Result(tag="DEALLOCATE ALL" if "all" in clean.lower().split() else "DEALLOCATE", fields=None)
+        if kind == "close":
+            return Result(tag="CLOSE CURSOR ALL" if "all" in clean.lower().split() else "CLOSE CURSOR",
+                          fields=None)
+        if kind in ("listen", "unlisten"):
+            chan = clean.split(None, 1)[1].strip() if len(clean.split()) > 1 else "*"
+            chan = chan[1:-1] if chan.startswith('"') else chan.lower()
+            if kind == "listen":
+                self.listens.add(chan)
+            elif chan == "*":
+                self.listens.clear()
+            else:
+                self.listens.discard(chan)
+            return Result(tag=kind.upper(), fields=None)
+        if kind == "explain":
+            return self._explain(clean, params)
+        if kind == "copy":
+            return self._copy(clean)
+        if kind in ("vacuum", "analyze", "checkpoint"):
+            if kind == "checkpoint" and hasattr(self.engine, "checkpoint"):
+                self.engine.checkpoint()
+            return Result(tag=kind.upper(), fields=None)
+        if kind is not None:
+            raise errors.FeatureNotSupported(f"{kind.upper()} is not supported by pgmkts",
+                                             hint="time-series buckets are written with INSERT/COPY, "
+                                                  "removed with DELETE ... WHERE epoch range")
+        cat = compat.catalog_tree(clean)  # catalog compat (planner/compat.py): pg_catalog/information_schema
+        if cat is not None:
+            return compat.catalog_result(cat, self, params)
+        tree = parsemod.parse(clean)
+        return self._statement(clean, tree, params)
+
+    def _statement(self, text: str, tree: exp.Expression, params: list) -> Result:
+        if isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
+            frame = self._run_plan(self._plan(text, tree), params)
+            return frame_result(frame, f"SELECT {frame.n}")
+        if isinstance(tree, exp.Insert):
+            return self._insert(tree, params)
+        if isinstance(tree, exp.Delete):
+            return self._delete(tree, params)
+        if isinstance(tree, exp.Create):
+            self._check_writable()
+            return Result(tag=W.create_table(self.engine, tree), fields=None)
+        if isinstance(tree, exp.Drop):
+            self._check_writable()
+            return Result(tag=W.drop_table(self.engine, tree), fields=None)
+        if isinstance(tree, exp.Transaction):
+            return self._begin("begin")
+        if isinstance(tree, exp.Commit):
+            return self._commit("commit")
+        if isinstance(tree, exp.Rollback):
+            return self._rollback("rollback")
+        if isinstance(tree, exp.Update):
+            raise errors.FeatureNotSupported("UPDATE (MarketStore buckets are rewritten by INSERT: last write "
+                                             "wins per slot)")
+        raise errors.FeatureNotSupported(f"statement {tree.key.upper()}")
+
+    # ------------------------------------------------------------------ queries
+    def _ctx(self, params: list) -> Ctx:
+        return Ctx(now_us=time.time_ns() // 1000, params=[param_scalar(p) for p in params],
+                   settings=self.settings, session=self, engine=self.engine)
+
+    def _plan(self, text: str, tree: exp.Expression):
+        key = (text, id(self.engine), W.catalog_version())
+        with _PLAN_LOCK:
+            hit = _PLAN_CACHE.get(key)
+            if hit is not None:
+                _PLAN_CACHE.move_to_end(key)
+                return hit
+        plan = P.plan_query(tree, P.Env(self.engine, self._ctx([])))
+        if not _has_catalog(plan):
+            with _PLAN_LOCK:
+                _PLAN_CACHE[key] = plan
+                if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
+                    _PLAN_CACHE.popitem(last=False)
+        return plan
+
+    def _run_plan(self, plan, params: list) -> Frame:
+        ctx = self._ctx(params)
+        return run_query(plan, ctx)
+
+    def _describe(self, plan, oids: list[int]) -> list[Field]:
+        """Result columns without reading data: run the plan over empty scans."""
+        ctx = self._ctx([])
+        ctx.params = [null_param(o) for o in oids]
+        ctx.schema_only = True  # type: ignore[attr-defined]
+        try:
+            f = run_query(plan, ctx)
+        except errors.PgmktsError:
+            raise
+        return frame_fields(f)
+
+    # ------------------------------------------------------------------ transactions
+    def _begin(self, clean: str) -> Result:
+        if self.txn_status == "T":
+            return Result(tag="BEGIN", fields=None,
+                          notices=["there is already a transaction in progress"])
+        self.txn_status = "T"
+        self._pending = []
+        low = clean.lower()
+        self._txn_read_only = "read only" in low
+        self._local_settings = {}
+        if self._txn_read_only:
+            self.settings["transaction_read_only"] = "on"
+        return Result(tag="BEGIN" if not low.startswith("start") else "START TRANSACTION", fields=None)
+
+    def _commit(self, clean: str) -> Result:
+        if self.txn_status == "I":
+            return Result(tag="COMMIT", fields=None, notices=["there is no transaction in progress"])
+        if self.txn_status == "E":
+            self._end_txn()
+            return Result(tag="ROLLBACK", fields=None)
+        pending = self._pending
+        self._end_txn()
+        self._apply(pending)
+        return Result(tag="COMMIT", fields=None)
+
+    def _rollback(self, clean: str) -> Result:
+        low = clean.lower().split()
+        if "to" in low:  # ROLLBACK TO SAVEPOINT: back to a usable transaction, writes kept
+            if self.txn_status == "I":
+                e = errors.PgmktsError("ROLLBACK TO SAVEPOINT can only be used in transaction blocks")
+                e.sqlstate = "25P01"
+                raise e
+            self.txn_status = "T"
+            return Result(tag="ROLLBACK", fields=None)
+        if self.txn_status == "I":
+            return Result(tag="ROLLBACK", fields=None, notices=["there is no transaction in progress"])
+        self._end_txn()
+        return Result(tag="ROLLBACK", fields=None)
+
+    def _end_txn(self) -> None:
+        self.txn_status = "I"
+        self._pending = []
+        self._txn_read_only = False
+        self.settings["transaction_read_only"] = self.settings.get("default_transaction_read_only", "off")
+        for k, v in self._local_settings.items():
+            self.set_setting(k, v)
+        self._local_settings = {}
+
+    def _apply(self, ops: list[tuple[str, object]]) -> None:
+        """Writes of a committed transaction: one atomic write_many per run of writes."""
+        batch: list = []
+        for kind, arg in ops:
+            if kind == "write":
+                batch.extend(arg)  # type: ignore[arg-type]
+                continue
+            if batch:
+                self.engine.write_many(batch)
+                batch = []
+            tbk, start, end = arg  # type: ignore[misc]
+            self.engine.delete(tbk, start, end)
+        if batch:
+            self.engine.write_many(batch)
+
+    def _check_writable(self) -> None:
+        if self.read_only or self._txn_read_only or self.settings.get("default_transaction_read_only") == "on" \
+                or self.settings.get("transaction_read_only") == "on":
+            raise errors.ReadOnlyTransaction("cannot execute this statement in a read-only transaction")
+
+    def _write(self, batches: list) -> int:
+        n = sum(len(d["Epoch"]) for _t, d, _v in batches)
+        if not batches:
+            return 0
+        if self.txn_status == "T":
+            self._pending.append(("write", batches))
+        else:
+            self.engine.write_many(batches)
+        return n
+
+    # ------------------------------------------------------------------ DML
+    def _insert(self, tree: exp.Insert, params: list) -> Result:
+        self._check_writable()
+        target = tree.this
+        cols = None
+        if isinstance(target, exp.Schema):
+            cols = [c.name if c.args.get("quoted") else c.name.lower() for c in target.expressions]
+            target = target.this
+        if tree.args.get("returning") is not None or tree.args.get("conflict") is not None:
+            raise errors.FeatureNotSupported("INSERT ... RETURNING / ON CONFLICT")
+        ctx = self._ctx(params)
+        rel = W.target_relation(self.engine, target, ctx)
+        names = cols or [c.name for c in rel.columns]
+        src = tree.expression
+        if isinstance(src, exp.Values):
+            frame = run_values(src, Evaluator(ctx), None, None)
+        else:
+            plan = P.plan_query(src, P.Env(self.engine, ctx))
+            frame = run_query(plan, ctx)
+        if len(frame.cols) > len(names):
+            raise errors.SyntaxError_("INSERT has more expressions than target columns")
+        names = names[:len(frame.cols)]
+        batches = W.to_batches(rel, frame, names, self.settings.get("TimeZone", "UTC"))
+        n = self._write(batches)
+        return Result(tag=f"INSERT 0 {n}", fields=None)
+
+    def _delete(self, tree: exp.Delete, params: list) -> Result:
+        self._check_writable()
+        ctx = self._ctx(params)
+        target = tree.this
+        rel = W.target_relation(self.engine, target, ctx)
+        where = tree.args.get("where")
+        sel = exp.select("*").from_(target.copy())
+        if where is not None:
+            sel.set("where", where.copy())
+        plan = P.plan_query(sel, P.Env(self.engine, ctx))
+        if plan.where is not None:
+            raise errors.FeatureNotSupported(
+                "DELETE supports only epoch ranges (and symbol for group tables) in WHERE",
+                hint="e.g. DELETE FROM \"AAPL/1Min/OHLCV\" WHERE epoch >= '2024-01-01' AND epoch < '2024-02-01'")
+        from pgmkts.planner.bind import group_buckets
+        from pgmkts.planner.exec.scan import time_bounds
+        ev = Evaluator(ctx)
+        start, end, none = time_bounds(plan.source, ev, Frame([], [], 1))
+        if none:
+            return Result(tag="DELETE 0", fields=None)
+        if rel.kind == "bucket":
+            tbks = [rel.name]
+        else:
+            infos = group_buckets(self.engine, rel.name)
+            if plan.source.symbols is not None:
+                want = {str(ev.eval(e, Frame([], [], 1)).as_py()) for e in plan.source.symbols}
+                infos = [b for b in infos if b.symbol in want]
+            tbks = [b.tbk for b in infos]
+        total = 0
+        for tbk in tbks:
+            if self.txn_status == "T":
+                d = self.engine.read(tbk, start, end, columns=[])
+                total += len(d["Epoch"])
+                self._pending.append(("delete", (tbk, start, end)))
+            else:
+                total += self.engine.delete(tbk, start, end)
+        return Result(tag=f"DELETE {total}", fields=None)
+
+    # ------------------------------------------------------------------ SET / SHOW / RESET
+    def _set(self, clean: str) -> Result:
+        body = clean[3:].strip()
+        low = body.lower()
+        local = False
+        if low.startswith("session characteristics as transaction"):
+            rest = low[len("session characteristics as transaction"):]
+            if "read only" in rest:
+                self.set_setting("default_transaction_read_only", "on")
+            elif "read write" in rest:
+                if self.read_only:
+                    raise errors.ReadOnlyTransaction("this session is read-only")
+                self.set_setting("default_transaction_read_only", "off")
+            return Result(tag="SET", fields=None)
+        if low.startswith("transaction"):
+            if "read only" in low:
+                self._txn_read_only = True
+                self.settings["transaction_read_only"] = "on"
+            return Result(tag="SET", fields=None)
+        if low.startswith("session "):
+            body = body[8:].strip()
+        elif low.startswith("local "):
+            body, local = body[6:].strip(), True
+        low = body.lower()
+        if low.startswith("time zone"):
+            val = body[9:].strip()
+            self.set_setting("TimeZone", None if val.lower() in ("default", "local") else _unquote(val),
+                             local=local)
+            return Result(tag="SET", fields=None)
+        if low.startswith("names"):
+            self.set_setting("client_encoding", _unquote(body[5:].strip()), local=local)
+            return Result(tag="SET", fields=None)
+        if low.startswith("role") or low.startswith("session authorization"):
+            return Result(tag="SET", fields=None)
+        m = re.match(r'^("(?:[^"]|"")+"|[\w.]+)\s*(?:=|\bto\b)\s*(.*)$', body, re.I | re.S)
+        if not m:
+            raise errors.SyntaxError_(f"syntax error in SET: {clean[:60]}")
+        name = m.group(1).strip('"')
+        raw = m.group(2).strip()
+        if raw.lower() == "default":
+            self.set_setting(name, None, local=local)
+        else:
+            vals = [_unquote(v.strip()) for v in _split_list(raw)]
+            self.set_setting(name, ", ".join(vals), local=local)
+        return Result(tag="SET", fields=None)
+
+    def _reset(self, clean: str) -> Result:
+        name = clean[5:].strip()
+        if name.lower() == "all":
+            self._reset_all()
+        elif name.lower() == "session authorization" or name.lower() == "role":
+            pass
+        else:
+            self.set_setting(name.strip('"') if name.lower() != "time zone" else "TimeZone", None)
+        return Result(tag="RESET", fields=None)
+
+    def _reset_all(self) -> None:
+        for k, v in S.DEFAULTS.items():
+            if k in S.READ_ONLY or k == "session_authorization":
+                continue
+            v = self._session_defaults.get(k, v)
+            if self.settings.get(k) != v:
+                self.settings[k] = v
+                if k in S.REPORTED:
+                    self.parameter_changes.append((k, v))
+        if self.read_only:
+            self.settings["default_transaction_read_only"] = "on"
+
+    def _show(self, clean: str) -> Result:
+        name = clean[4:].strip().strip('"')
+        if name.lower() == "all":
+            rows = sorted(self.settings.items(), key=lambda kv: kv[0].lower())
+            cols = [pa.array([k for k, _ in rows]), pa.array([v for _, v in rows]),
+                    pa.array([S.DESCRIPTIONS.get(k, "") for k, _ in rows])]
+            return frame_result(Frame(cols, [(None, "name"), (None, "setting"), (None, "description")]),
+                                "SHOW")
+        if name.lower() == "time zone":
+            name = "TimeZone"
+        if name.lower() in ("transaction isolation level",):
+            name = "transaction_isolation"
+        val = self.get_setting(name)
+        return frame_result(Frame([pa.array([val], pa.string())], [(None, _show_name(name))]), "SHOW")
+
+    # ------------------------------------------------------------------ EXPLAIN / COPY
+    def _explain(self, clean: str, params: list) -> Result:
+        body = clean[7:].strip()
+        analyze = False
+        m = re.match(r"^\(([^)]*)\)\s*(.*)$", body, re.S)
+        if m:
+            opts = m.group(1).lower()
+            analyze = "analyze" in opts and "analyze false" not in opts
+            body = m.group(2)
+        else:
+            while True:
+                w = body.split(None, 1)
+                if w and w[0].lower() in ("analyze", "verbose"):
+                    analyze = analyze or w[0].lower() == "analyze"
+                    body = w[1] if len(w) > 1 else ""
+                    continue
+                break
+        tree = parsemod.parse(body)
+        if not isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
+            raise errors.FeatureNotSupported("EXPLAIN of statements other than queries")
+        plan = self._plan(body, tree)
+        lines = P.explain_lines(plan)
+        if analyze:
+            t0 = time.perf_counter()
+            f = self._run_plan(plan, params)
+            lines.append(f"Rows: {f.n}")
+            lines.append(f"Execution Time: {(time.perf_counter() - t0) * 1000:.3f} ms")
+        return frame_result(Frame([pa.array(lines, pa.string())], [(None, "QUERY PLAN")]), "EXPLAIN")
+
+    def _copy(self, clean: str) -> Result:
+        spec = parse_copy(clean)
+        ctx = self._ctx([])
+        if spec["direction"] == "out":
+            if spec["query"] is not None:
+                tree = parsemod.parse(spec["query"].strip())
+                frame = self._run_plan(self._plan(spec["query"].strip(), tree), [])
+            else:
+                cols = ", ".join(f'"{c}"' for c in spec["columns"]) if spec["columns"] else "*"
+                q = f"SELECT {cols} FROM {spec['table']}"
+                frame = self._run_plan(self._plan(q, parsemod.parse(q)), [])
+            res = frame_result(frame, f"COPY {frame.n}")
+            cs = CopySpec("out", spec["format"], res.fields or [], spec["options"], batches=res.batches)
+            return Result(tag=f"COPY {frame.n}", fields=None, copy=cs)
+        self._check_writable()
+        table = parsemod.parse(f"SELECT * FROM {spec['table']}").args["from_"].this
+        rel = W.target_relation(self.engine, table, ctx)
+        names = spec["columns"] or [c.name for c in rel.columns]
+        fields = []
+        for nm in names:
+            c = rel.column(nm)
+            if c is None:
+                raise errors.UndefinedColumn(f'column "{nm}" of relation "{rel.name}" does not exist')
+            fields.append(Field(c.name, c.oid))
+        tz = self.settings.get("TimeZone", "UTC")
+
+        def consume(table: pa.Table) -> int:
+            cols = [c.combine_chunks() for c in table.columns]
+            frame = Frame(cols, [(None, n) for n in names], table.num_rows)
+            return self._write(W.to_batches(rel, frame, names, tz))
+
+        cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume)
+        return Result(tag="COPY", fields=None, copy=cs)
+
+
+def _has_catalog(plan) -> bool:
+    src = getattr(plan, "source", None)
+    stack = [src] if src is not None else []
+    while stack:
+        s = stack.pop()
+        if isinstance(s, P.Scan) and s.rel.kind == "catalog":
+            return True
+        if isinstance(s, P.JoinNode):
+            stack += [s.left, s.right]
+        if isinstance(s, P.SubqueryScan):
+            if _has_catalog(s.plan):
+                return True
+    for side in ("left", "right"):
+        p = getattr(plan, side, None)
+        if p is not None and _has_catalog(p):
+            return True
+    return any(_has_catalog(p) for _n, p, _c in getattr(plan, "ctes", []))
+
+
+def _show_name(name: str) -> str:
+    return S.canonical(name).lower() if S.canonical(name) in S.DEFAULTS else name.lower()
+
+
+def _unquote(v: str) -> str:
+    v = v.strip()
+    if len(v) >= 2 and v[0] == v[-1] == "'":
+        return v[1:-1].replace("''", "'")
+    if len(v) >= 2 and v[0] == v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def _split_list(raw: str) -> list[str]:
+    out, cur, q = [], [], False
+    for ch in raw:
+        if ch == "'":
+            q = not q
+        if ch == "," and not q:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return [o for o in out if o.strip()]
+
+
+def frame_fields(frame: Frame) -> list[Field]:
+    out = []
+    for c, (_q, name), meta in zip(frame.cols, frame.names, frame.meta):
+        out.append(Field(name, oid_of(_wire_type(c.type), meta)))
+    return out
+
+
+def _wire_type(t: pa.DataType) -> pa.DataType:
+    return pa.string() if pa.types.is_null(t) else t
+
+
+def frame_result(frame: Frame, tag: str) -> Result:
+    fields = frame_fields(frame)
+    cols = []
+    for c in frame.cols:
+        if isinstance(c, pa.ChunkedArray):
+            c = c.combine_chunks()
+        if pa.types.is_null(c.type):
+            c = pa.nulls(len(c), pa.string())
+        cols.append(c)
+    schema = pa.schema([pa.field(f.name, c.type) for f, c in zip(fields, cols)])
+    if not cols:
+        return Result(tag=tag, fields=fields, batches=iter(()))
+    batch = pa.RecordBatch.from_arrays(cols, schema=schema)
+    if batch.num_rows <= BATCH_ROWS:
+        return Result(tag=tag, fields=fields, batches=iter([batch]))
+    return Result(tag=tag, fields=fields,
+                  batches=iter([batch.slice(i, BATCH_ROWS) for i in range(0, batch.num_rows, BATCH_ROWS)]))

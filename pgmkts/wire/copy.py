@@ -1,0 +1,277 @@
+"""COPY sub-protocol payloads, sans-I/O (docs §55.2.6 "COPY Operations", COPY's file formats).
+
+Out: batches → CopyData messages (text/csv: one row per message; binary: PGCOPY header, tuples,
+trailer). In: CopyData bytes → one pyarrow Table (pyarrow's CSV reader for text/csv, numpy for
+binary), handed whole to CopySpec.consume so a COPY is all rows or none.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from pgmkts.errors import BadCopyFileFormat
+from pgmkts.wire import messages as m
+from pgmkts.wire.types import encode_binary
+from pgmkts.wire.types.binary import PG_EPOCH_DAYS, PG_EPOCH_US
+from pgmkts.wire.types.core import assemble, frame_var
+from pgmkts.wire.types.params import decode_binary
+from pgmkts.wire.types.parse import arrow_type, parse_column
+from pgmkts.wire.types.text import encode_text
+
+BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+BINARY_HEADER = BINARY_SIGNATURE + struct.pack("!ii", 0, 0)
+_STRINGY = (25, 1043, 19, 18, 0)
+
+
+def options(spec) -> dict:
+    o = dict(spec.options or {})
+    csv = spec.format == "csv"
+    o.setdefault("delimiter", "," if csv else "\t")
+    o.setdefault("null", "" if csv else "\\N")
+    o.setdefault("quote", '"')
+    o.setdefault("escape", o["quote"])
+    o["header"] = bool(o.get("header", False))
+    return o
+
+
+# ---------------------------------------------------------------- COPY TO STDOUT
+class CopyOutEncoder:
+    def __init__(self, spec, tz: str = "UTC") -> None:
+        self.fmt = spec.format
+        self.fields = list(spec.fields)
+        self.oids = [f.type_oid for f in self.fields]
+        self.opts = options(spec)
+        self.tz = tz
+        self.rows = 0
+
+    def response(self) -> bytes:
+        return m.copy_response(b"H", self.fmt == "binary", len(self.fields))
+
+    def header(self) -> bytes:
+        if self.fmt == "binary":
+            return m.copy_data(BINARY_HEADER)
+        if self.fmt == "csv" and self.opts["header"]:
+            names = pa.array([f.name for f in self.fields])
+            row = self.opts["delimiter"].join(self._csv_quote(names, 25).to_pylist()) + "\n"
+            return m.copy_data(row.encode())
+        return b""
+
+    def trailer(self) -> bytes:
+        return m.copy_data(struct.pack("!h", -1)) if self.fmt == "binary" else b""
+
+    def _csv_quote(self, s: pa.Array, oid: int, force: bool = False) -> pa.Array:
+        q, esc, d = self.opts["quote"], self.opts["escape"], self.opts["delimiter"]
+        if oid not in _STRINGY and not force and oid not in (17, 1186) and oid < 1000:
+            return s      # numbers, booleans, timestamps never contain a delimiter or quote
+        quoted = pc.binary_join_element_wise(q, pc.replace_substring(pc.replace_substring(s, esc, esc + esc)
+                                                                     if esc != q else s, q, esc + q), q, "")
+        if force:
+            return quoted
+        special = pc.or_(pc.match_substring_regex(s, "[" + "".join("\\" + c for c in {q, d, "\r", "\n"}) + "]"),
+                         pc.equal(s, self.opts["null"]))
+        return pc.if_else(special, quoted, s)
+
+    def _text_escape(self, s: pa.Array, oid: int) -> pa.Array:
+        if oid not in _STRINGY and oid != 17 and oid < 1000:
+            return s
+        # COPY text format: backslash escapes for \\, newline, CR, tab and the delimiter
+        s = pc.replace_substring(s, "\\", "\\\\")
+        for ch, rep in (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t")):
+            s = pc.replace_substring(s, ch, rep)
+        d = self.opts["delimiter"]
+        if d not in ("\t", "\\"):
+            s = pc.replace_substring(s, d, "\\" + d)
+        return s
+
+    def encode(self, batch: pa.RecordBatch) -> bytes:
+        n = batch.num_rows
+        if n == 0:
+            return b""
+        self.rows += n
+        if self.fmt == "binary":
+            cols = [encode_binary(batch.column(i), self.oids[i]) for i in range(batch.num_columns)]
+            return assemble(cols, n, type_byte=b"d", count=True)
+        force = self.opts.get("force_quote") or ()
+        parts = []
+        for i in range(batch.num_columns):
+            s = encode_text(batch.column(i), self.oids[i], self.tz)
+            if self.fmt == "csv":
+                fq = force == "*" or force is True or self.fields[i].name in force
+                s = self._csv_quote(s, self.oids[i], bool(fq))
+            else:
+                s = self._text_escape(s, self.oids[i])
+            parts.append(pc.fill_null(s, self.opts["null"]))
+        rows = pc.binary_join_element_wise(*parts, self.opts["delimiter"])
+        rows = pc.binary_join_element_wise(rows, "\n", "")
+        return frame_var(rows, b"d")
+
+
+# ---------------------------------------------------------------- COPY FROM STDIN
+class CopyInDecoder:
+    """Collects CopyData payloads; `table()` parses them into one Table for CopySpec.consume."""
+
+    def __init__(self, spec, tz: str = "UTC", max_bytes: int | None = None) -> None:
+        self.fmt = spec.format
+        self.fields = list(spec.fields)
+        self.opts = options(spec)
+        self.tz = tz
+        self.max_bytes = max_bytes
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def response(self) -> bytes:
+        return m.copy_response(b"G", self.fmt == "binary", len(self.fields))
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+
+    def table(self) -> pa.Table:
+        data = b"".join(self._chunks)
+        self._chunks = []
+        if self.fmt == "binary":
+            return parse_binary(data, self.fields)
+        return self._parse_text(data)
+
+    def _parse_text(self, data: bytes) -> pa.Table:
+        names = [f.name for f in self.fields]
+        # protocol-3 clients normally stop at CopyDone, but an old-style end marker line is legal
+        if data.startswith(b"\\.\n") or data.startswith(b"\\.\r\n"):
+            data = b""
+        else:
+            cut = data.find(b"\n\\.\n")
+            if cut >= 0:
+                data = data[:cut + 1]
+        if not data.strip(b"\r\n"):
+            return pa.table({n: pa.array([], arrow_type(f.type_oid)) for n, f in zip(names, self.fields,
+                                                                                      strict=True)})
+        csv = self.fmt == "csv"
+        o = self.opts
+        esc = o["escape"] if csv and o["escape"] != o["quote"] else False
+        try:
+            tbl = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if o["header"] else 0,
+                                               block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(delimiter=o["delimiter"], quote_char=o["quote"] if csv else False,
+                                                 double_quote=csv, escape_char=esc, newlines_in_values=csv),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                     null_values=[o["null"]], strings_can_be_null=True,
+                                                     quoted_strings_can_be_null=False))
+        except pa.ArrowInvalid as e:
+            raise BadCopyFileFormat(f"COPY {self.fmt} input: {str(e).splitlines()[0]}",
+                                    hint=f"the COPY columns are: {', '.join(names)}") from None
+        cols = {}
+        for f in self.fields:
+            col = tbl.column(f.name).combine_chunks()
+            if not csv and f.type_oid in _STRINGY and pc.any(pc.match_substring(col, "\\")).as_py():
+                col = _unescape_text(col)
+            cols[f.name] = parse_column(col, f.type_oid, f.name, self.tz)
+        return pa.table(cols)
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "\\": "\\"}
+
+
+def _unescape_text(col: pa.Array) -> pa.Array:
+    """COPY text backslash escapes; only string columns that contain a backslash get here."""
+    import re
+
+    pat = re.compile(r"\\(.)", re.S)
+    return pa.array([None if v is None else pat.sub(lambda mt: _ESCAPES.get(mt.group(1), mt.group(1)), v)
+                     for v in col.to_pylist()], pa.string())
+
+
+_FIXED_BIN = {16: ("?", 1), 21: (">i2", 2), 23: (">i4", 4), 20: (">i8", 8), 26: (">u4", 4),
+              700: (">f4", 4), 701: (">f8", 8), 1184: (">i8", 8), 1114: (">i8", 8), 1082: (">i4", 4)}
+
+
+def _to_arrow(vals: np.ndarray, oid: int, valid: np.ndarray | None) -> pa.Array:
+    mask = None if valid is None else ~valid
+    if oid in (1184, 1114):
+        return pa.array(vals.astype(np.int64) + PG_EPOCH_US, pa.int64(), mask=mask).cast(arrow_type(oid))
+    if oid == 1082:
+        return pa.array(vals.astype(np.int32) + PG_EPOCH_DAYS, pa.int32(), mask=mask).cast(pa.date32())
+    native = vals.astype(vals.dtype.newbyteorder("="))
+    return pa.array(native, mask=mask).cast(arrow_type(oid))
+
+
+def parse_binary(data: bytes, fields) -> pa.Table:
+    """Binary COPY: header, tuples (int16 count, then int32 length + bytes per field), trailer -1.
+    Fast path: every field fixed-width and no NULLs → one structured numpy view of all tuples."""
+    if not data:
+        return pa.table({f.name: pa.array([], arrow_type(f.type_oid)) for f in fields})
+    if not data.startswith(BINARY_SIGNATURE) or len(data) < 19:
+        raise BadCopyFileFormat("COPY file signature not recognized")
+    (flags, ext) = struct.unpack_from("!ii", data, 11)
+    if flags & 0x10000:
+        raise BadCopyFileFormat("COPY binary with OIDs is not supported")
+    pos = 19 + ext
+    end = len(data)
+    if end - pos >= 2 and data[end - 2:end] == b"\xff\xff":
+        end -= 2
+    ncols = len(fields)
+    oids = [f.type_oid for f in fields]
+    if all(o in _FIXED_BIN for o in oids):
+        spec = [("n", ">i2")]
+        for i, o in enumerate(oids):
+            spec += [(f"l{i}", ">i4"), (f"v{i}", _FIXED_BIN[o][0])]
+        dt = np.dtype(spec)
+        body = end - pos
+        if body % dt.itemsize == 0:
+            rec = np.frombuffer(data, dtype=dt, count=body // dt.itemsize, offset=pos)
+            ok = bool((rec["n"] == ncols).all()) and all(
+                bool((rec[f"l{i}"] == _FIXED_BIN[o][1]).all()) for i, o in enumerate(oids))
+            if ok:
+                return pa.table({f.name: _to_arrow(rec[f"v{i}"], f.type_oid, None)
+                                 for i, f in enumerate(fields)})
+    return _parse_binary_slow(data, pos, end, fields)
+
+
+def _parse_binary_slow(data: bytes, pos: int, end: int, fields) -> pa.Table:
+    """Tuples with NULLs or variable-width fields: walk them (struct per field)."""
+    ncols = len(fields)
+    cols: list[list] = [[] for _ in fields]
+    oids = [f.type_oid for f in fields]
+    unpack_h, unpack_i = struct.Struct("!h").unpack_from, struct.Struct("!i").unpack_from
+    try:
+        while pos < end:
+            (n,) = unpack_h(data, pos)
+            pos += 2
+            if n == -1:
+                break
+            if n != ncols:
+                raise BadCopyFileFormat(f"row field count is {n}, expected {ncols}")
+            for i in range(ncols):
+                (ln,) = unpack_i(data, pos)
+                pos += 4
+                if ln == -1:
+                    cols[i].append(None)
+                    continue
+                if ln < 0 or pos + ln > end:
+                    raise BadCopyFileFormat("invalid field size in COPY binary data")
+                cols[i].append(data[pos:pos + ln])
+                pos += ln
+    except struct.error:
+        raise BadCopyFileFormat("unexpected end of COPY binary data") from None
+    out = {}
+    for i, f in enumerate(fields):
+        raw = cols[i]
+        if oids[i] in _FIXED_BIN:
+            fmt, w = _FIXED_BIN[oids[i]]
+            valid = np.array([v is not None for v in raw], dtype=bool)
+            if any(v is not None and len(v) != w for v in raw):
+                raise BadCopyFileFormat(f"invalid field size for column {f.name}")
+            buf = b"".join(v if v is not None else b"\x00" * w for v in raw)
+            vals = np.frombuffer(buf, dtype=fmt) if raw else np.zeros(0, fmt)
+            out[f.name] = _to_arrow(vals, oids[i], None if valid.all() else valid)
+        else:
+            vals = [None if v is None else decode_binary(oids[i], v) for v in raw]
+            out[f.name] = pa.array(vals, arrow_type(oids[i]))
+    return pa.table(out)

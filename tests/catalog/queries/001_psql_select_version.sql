@@ -1,0 +1,4 @@
+-- client: psql
+-- params: []
+-- columns: [["version", 25]]
+select version()

@@ -1,0 +1,4 @@
+-- client: sqlalchemy
+-- params: []
+-- columns: [["version", 25]]
+select pg_catalog.version()

@@ -1,0 +1,4 @@
+-- client: sqlalchemy
+-- params: []
+-- columns: [["current_schema", 19]]
+select current_schema()

@@ -1,0 +1,3 @@
+SELECT 1 + 2 * 3
+SELECT close FROM "AAPL/1Min/OHLCV" WHERE volume > 10 * 100
+SELECT close FROM "AAPL/1Min/OHLCV" WHERE close > 2.5 / 2
