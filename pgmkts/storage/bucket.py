@@ -92,11 +92,24 @@ def pwrite_all(fd: int, arr: np.ndarray | bytes, off: int) -> None:
 class RWLock:
     """Many readers or one writer; writers are preferred so a stream of readers cannot starve them."""
 
+    __slots__ = ("_c", "_readers", "_writer", "_waiting_writers")
+    _init = threading.Lock()
+
     def __init__(self) -> None:
-        self._cv = threading.Condition(threading.Lock())
+        self._c: threading.Condition | None = None  # created on first use: start-up makes 10,000s
         self._readers = 0
         self._writer = False
         self._waiting_writers = 0
+
+    @property
+    def _cv(self) -> threading.Condition:
+        c = self._c
+        if c is None:
+            with RWLock._init:
+                if self._c is None:
+                    self._c = threading.Condition(threading.Lock())
+                c = self._c
+        return c
 
     def acquire_read(self) -> None:
         with self._cv:
@@ -305,19 +318,19 @@ class FixedBucket(Bucket):
 
     def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
         e = arrays["Epoch"]  # floored, sorted, unique (see engine._prepare)
-        if not len(e):
+        n = len(e)
+        if not n:
             return
-        yi = year_index(e)
-        cuts = [0, *(np.flatnonzero(yi[1:] != yi[:-1]) + 1).tolist(), len(e)]
-        for i, j in zip(cuts[:-1], cuts[1:], strict=False):
-            y = YEAR_MIN + int(yi[i])
+        for i, j, y in _year_segments(e):
             lay = self.layout(y)
-            slots = (e[i:j] - lay.ystart) // self.tf
+            s0 = (int(e[i]) - lay.ystart) // self.tf
+            s1 = (int(e[j - 1]) - lay.ystart) // self.tf + 1
+            # sorted + unique + same year: the slots are contiguous iff the span equals the count
+            slots = None if s1 - s0 == j - i else (e[i:j] - lay.ystart) // self.tf
             fd = self._open(y, create=True)
             try:
-                self._write_slots(fd, lay, slots, {n: arrays[n][i:j] for n, _ in self.cols})
+                self._write_slots(fd, lay, s0, s1, slots, {c: arrays[c][i:j] for c, _ in self.cols})
                 st = self.lohi(y, fd)
-                s0, s1 = int(slots[0]), int(slots[-1]) + 1
                 if s0 < st[0] or s1 > st[1]:
                     st[0], st[1] = min(st[0], s0), max(st[1], s1)
                     os.pwrite(fd, struct.pack("<qq", st[0], st[1]), _FIX_LOHI_OFF)
@@ -326,15 +339,15 @@ class FixedBucket(Bucket):
             dirty.add(self.year_path(y))
         self.note_written(int(e[-1]))
 
-    def _write_slots(self, fd: int, lay: _FixedLayout, slots: np.ndarray, cols: dict[str, np.ndarray]) -> None:
-        n = len(slots)
-        s0, s1 = int(slots[0]), int(slots[-1]) + 1
+    def _write_slots(self, fd: int, lay: _FixedLayout, s0: int, s1: int, slots: np.ndarray | None,
+                     cols: dict[str, np.ndarray]) -> None:
         span = s1 - s0
-        if span == n:  # dense run: one pwrite per column straight from the caller's arrays
-            pwrite_all(fd, np.ones(n, np.uint8), lay.pres_off + s0)
+        if slots is None:  # dense run: one pwrite per column straight from the caller's arrays
+            pwrite_all(fd, _ones(span), lay.pres_off + s0)
             for name, dt in self.cols:
                 pwrite_all(fd, cols[name], lay.col_off[name] + s0 * dt.itemsize)
             return
+        n = len(slots)
         if span <= 4 * n + 4096:  # nearly dense: read-modify-write the span
             rel = slots - s0
             pres = np.empty(span, np.uint8)
@@ -391,16 +404,30 @@ class FixedBucket(Bucket):
         return a, b
 
     def _present(self, fd: int, lay: _FixedLayout, a: int, b: int, need: int | None,
-                 from_end: bool) -> np.ndarray:
-        """Slot numbers in [a, b) holding a record; at most `need` from the chosen end."""
-        if need is None or b - a <= max(65536, 4 * need):
+                 from_end: bool) -> tuple[int, int, np.ndarray | None]:
+        """Occupied slots in [a, b), at most `need` from the chosen end.
+
+        Returns (first, last + 1, slots) with slots None when every slot in between is occupied
+        (the common case, read without an index), or (0, 0, None) when there are none.
+        """
+        if need is None:
             pres = np.empty(b - a, np.uint8)
             pread_into(fd, pres, lay.pres_off + a)
-            nz = np.flatnonzero(pres) + a
-            if need is not None and len(nz) > need:
-                nz = nz[len(nz) - need:] if from_end else nz[:need]
-            return nz
-        chunk = max(65536, 4 * need)
+            k = int(np.count_nonzero(pres))
+            if k == b - a:
+                return a, b, None
+            nz = np.flatnonzero(pres)
+            nz += a
+        else:
+            nz = self._scan(fd, lay, a, b, need, from_end)
+        if not len(nz):
+            return 0, 0, None
+        s0, s1 = int(nz[0]), int(nz[-1]) + 1
+        return s0, s1, (None if s1 - s0 == len(nz) else nz)
+
+    def _scan(self, fd: int, lay: _FixedLayout, a: int, b: int, need: int, from_end: bool) -> np.ndarray:
+        """Walk the presence bytes from one end in growing chunks until `need` slots are found."""
+        chunk = max(1024, 2 * need)
         found: list[np.ndarray] = []
         got = 0
         pos = b if from_end else a
@@ -408,13 +435,15 @@ class FixedBucket(Bucket):
             lo, hi = (max(a, pos - chunk), pos) if from_end else (pos, min(b, pos + chunk))
             pres = np.empty(hi - lo, np.uint8)
             pread_into(fd, pres, lay.pres_off + lo)
-            nz = np.flatnonzero(pres) + lo
+            nz = np.flatnonzero(pres)
+            nz += lo
             found.append(nz)
             got += len(nz)
             pos = lo if from_end else hi
+            chunk = min(chunk * 4, 1 << 24)
         if from_end:
             found.reverse()
-        nz = np.concatenate(found) if found else np.empty(0, np.int64)
+        nz = np.concatenate(found) if len(found) > 1 else (found[0] if found else np.empty(0, np.int64))
         if len(nz) > need:
             nz = nz[len(nz) - need:] if from_end else nz[:need]
         return nz
@@ -424,7 +453,7 @@ class FixedBucket(Bucket):
         proj = self._projection(columns)
         s, e = _sec_bounds(start_ns, end_ns)
         need = None if limit is None else max(0, int(limit))
-        parts: list[tuple[_FixedLayout, np.ndarray, int]] = []  # layout, slots, fd
+        plan: list[tuple[_FixedLayout, int, int, int, np.ndarray | None]] = []
         fds: list[int] = []
         try:
             years = self._years_in(s, e) if s <= e else []
@@ -442,33 +471,81 @@ class FixedBucket(Bucket):
                 a, b = max(a, st[0]), min(b, st[1])
                 if a >= b:
                     continue
-                slots = self._present(fd, lay, a, b, need, from_end)
-                if not len(slots):
+                s0, s1, slots = self._present(fd, lay, a, b, need, from_end)
+                if s1 <= s0:
                     continue
-                parts.append((lay, slots, fd))
+                plan.append((lay, fd, s0, s1, slots))
                 if need is not None:
-                    need -= len(slots)
+                    need -= s1 - s0 if slots is None else len(slots)
             if from_end:
-                parts.reverse()
-            out: dict[str, list[np.ndarray]] = {"Epoch": []}
-            for name, _ in proj:
-                out[name] = []
-            for lay, slots, fd in parts:
-                out["Epoch"].append(lay.ystart + slots.astype(np.int64) * self.tf)
-                s0, s1 = int(slots[0]), int(slots[-1]) + 1
-                dense = s1 - s0 == len(slots)
+                plan.reverse()
+            counts = [s1 - s0 if slots is None else len(slots) for _, _, s0, s1, slots in plan]
+            res = _alloc_columns(sum(counts), [("Epoch", np.dtype(np.int64)), *proj])
+            r = 0
+            tmp: np.ndarray | None = None
+            for (lay, fd, s0, s1, slots), k in zip(plan, counts, strict=True):
+                ep = res["Epoch"][r:r + k]
+                if slots is None:
+                    _fill_arith(ep, lay.ystart + s0 * self.tf, self.tf)
+                else:
+                    np.multiply(slots, self.tf, out=ep)
+                    ep += lay.ystart
+                    rel = slots - s0
                 for name, dt in proj:
-                    buf = np.empty(s1 - s0, dt)
-                    pread_into(fd, buf, lay.col_off[name] + s0 * dt.itemsize)
-                    out[name].append(buf if dense else buf[slots - s0])
+                    off = lay.col_off[name] + s0 * dt.itemsize
+                    if slots is None:  # straight from the file into the result
+                        pread_into(fd, res[name][r:r + k], off)
+                    else:
+                        nbytes = (s1 - s0) * dt.itemsize
+                        if tmp is None or tmp.nbytes < nbytes:
+                            tmp = np.empty(nbytes, np.uint8)
+                        span = tmp[:nbytes].view(dt)
+                        pread_into(fd, span, off)
+                        np.take(span, rel, out=res[name][r:r + k])
+                r += k
         finally:
             for fd in fds:
                 os.close(fd)
-        res: dict[str, np.ndarray] = {}
-        res["Epoch"] = _cat(out["Epoch"], np.dtype(np.int64))
-        for name, dt in proj:
-            res[name] = _cat(out[name], dt)
         return res
+
+
+_ARANGE = np.arange(1 << 16, dtype=np.int64)
+_ONES = np.ones(1 << 16, np.uint8)
+
+
+def _ones(n: int) -> np.ndarray:
+    return _ONES[:n] if n <= len(_ONES) else np.ones(n, np.uint8)
+
+
+def _fill_arith(out: np.ndarray, start: int, step: int) -> None:
+    """out[i] = start + i*step without a temporary the size of `out`."""
+    c = len(_ARANGE)
+    for i in range(0, len(out), c):
+        part = out[i:i + c]
+        np.multiply(_ARANGE[:len(part)], step, out=part)
+        part += start + i * step
+
+
+def _alloc_columns(n: int, cols: list[tuple[str, np.dtype]]) -> dict[str, np.ndarray]:
+    """All result columns carved from one allocation: one large block faults in far faster
+    (transparent huge pages) than many medium ones, and reads are dominated by page faults."""
+    offs = []
+    total = 0
+    for _, dt in cols:
+        offs.append(total)
+        total += (n * dt.itemsize + 63) // 64 * 64
+    block = np.empty(max(total, 1), np.uint8)
+    return {name: block[o:o + n * dt.itemsize].view(dt) for (name, dt), o in zip(cols, offs, strict=True)}
+
+
+def _year_segments(e: np.ndarray) -> list[tuple[int, int, int]]:
+    """[(i, j, year)] runs of a sorted epoch array that fall in one UTC year."""
+    y0, y1 = year_of(int(e[0])), year_of(int(e[-1]))
+    if y0 == y1:
+        return [(0, len(e), y0)]
+    cuts = np.searchsorted(e, YEAR_STARTS[y0 + 1 - YEAR_MIN: y1 + 1 - YEAR_MIN], side="left").tolist()
+    bounds = [0, *cuts, len(e)]
+    return [(bounds[k], bounds[k + 1], y0 + k) for k in range(len(bounds) - 1) if bounds[k + 1] > bounds[k]]
 
 
 def _cat(parts: list[np.ndarray], dt: np.dtype) -> np.ndarray:
@@ -536,10 +613,7 @@ class VariableBucket(Bucket):
         e = arrays["Epoch"]  # sorted by (Epoch, Nanoseconds), see engine._prepare
         if not len(e):
             return
-        yi = year_index(e)
-        cuts = [0, *(np.flatnonzero(yi[1:] != yi[:-1]) + 1).tolist(), len(e)]
-        for i, j in zip(cuts[:-1], cuts[1:], strict=False):
-            y = YEAR_MIN + int(yi[i])
+        for i, j, y in _year_segments(e):
             fd = self._open_rw(y)
             try:
                 nrows, applied = self.state(y, fd)
@@ -629,8 +703,9 @@ class VariableBucket(Bucket):
         hi_key = _key(e, NS - 1) if end_ns is None else min(int(end_ns), _key(EPOCH_MAX, NS - 1))
         need = None if limit is None else max(0, int(limit))
         names = ["Epoch", *[n for n, _ in proj], "Nanoseconds"]
-        out: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        dts = {"Epoch": np.dtype(np.int64), "Nanoseconds": np.dtype(np.int32), **dict(proj)}
         years = self._years_in(s, e) if lo_key <= hi_key else []
+        plan: list[tuple[np.ndarray, int, int]] = []
         for y in (reversed(years) if from_end else years):
             if need is not None and need <= 0:
                 break
@@ -649,17 +724,18 @@ class VariableBucket(Bucket):
                 lo, hi = (hi - need, hi) if from_end else (lo, lo + need)
             if hi <= lo:
                 continue
-            block = np.array(recs[lo:hi])  # one copy out of the mapping, then columns
-            del recs
-            for n in names:
-                out[n].append(np.ascontiguousarray(block[n]))
+            plan.append((recs, lo, hi))
             if need is not None:
                 need -= hi - lo
         if from_end:
+            plan.reverse()
+        res = _alloc_columns(sum(hi - lo for _, lo, hi in plan), [(n, dts[n]) for n in names])
+        r = 0
+        for recs, lo, hi in plan:  # copy each field straight out of the mapping
             for n in names:
-                out[n].reverse()
-        dts = {"Epoch": np.dtype(np.int64), "Nanoseconds": np.dtype(np.int32), **dict(proj)}
-        return {n: _cat(out[n], dts[n]) for n in names}
+                np.copyto(res[n][r:r + hi - lo], recs[n][lo:hi])
+            r += hi - lo
+        return res
 
 
 def _key(epoch: int, nanos: int) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pgmkts import errors
-from pgmkts.storage.names import TBK, validate_part
+from pgmkts.storage.names import TBK
 
 log = logging.getLogger("pgmkts.storage.catalog")
 
@@ -110,8 +110,8 @@ def validate_columns(data_cols: list[tuple[str, str]], variable: bool) -> list[t
     return out
 
 
-def write_meta(path: str, info: BucketInfo) -> None:
-    meta = {
+def meta_dict(info: BucketInfo) -> dict:
+    return {
         "format": META_FORMAT,
         "tbk": info.tbk,
         "timeframe": info.timeframe,
@@ -119,6 +119,22 @@ def write_meta(path: str, info: BucketInfo) -> None:
         "variable_length": info.variable_length,
         "columns": [list(c) for c in info.data_columns],
     }
+
+
+def save_cache(cache_path: str, buckets: list[tuple[BucketInfo, str]]) -> None:
+    """Record the catalog for the next start-up (see `scan`)."""
+    entries: dict[str, list] = {}
+    for info, path in buckets:
+        try:
+            st = os.stat(os.path.join(path, META))
+        except OSError:
+            continue
+        entries[info.tbk] = [[st.st_ino, st.st_size, st.st_mtime_ns], meta_dict(info)]
+    write_cache(cache_path, entries)
+
+
+def write_meta(path: str, info: BucketInfo) -> None:
+    meta = meta_dict(info)
     tmp = os.path.join(path, META + ".tmp")
     with open(tmp, "w") as f:
         json.dump(meta, f)
@@ -126,15 +142,40 @@ def write_meta(path: str, info: BucketInfo) -> None:
 
 
 def read_meta(path: str, tbk: TBK) -> BucketInfo:
-    with open(os.path.join(path, META)) as f:
-        meta = json.load(f)
+    return info_from_meta(tbk, _load_meta(path))
+
+
+def _load_meta(path: str) -> dict:
+    fd = os.open(os.path.join(path, META), os.O_RDONLY)
+    try:
+        return json.loads(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+
+
+def info_from_meta(tbk: TBK, meta: dict) -> BucketInfo:
     return make_info(tbk, int(meta["tf_seconds"]), bool(meta["variable_length"]),
                      [(n, t) for n, t in meta["columns"]])
 
 
-def scan(root: str) -> list[BucketInfo]:
-    """Walk root/SYMBOL/TIMEFRAME/ATTRGROUP/meta.json; skip (and log) anything odd."""
-    out: list[BucketInfo] = []
+def scan(root: str, cache_path: str | None = None) -> list[tuple[BucketInfo, str]]:
+    """Walk root/SYMBOL/TIMEFRAME/ATTRGROUP/meta.json; skip (and log) anything odd.
+
+    Returns (info, bucket directory) pairs. Reading 10,000 small meta files costs ~0.5 s, so
+    a cache of them (written at checkpoints) is used for every meta.json whose stat
+    (inode, size, mtime) still matches; anything copied in or changed is read afresh.
+    """
+    cache: dict[str, list] = {}
+    if cache_path:
+        try:
+            with open(cache_path, "rb") as f:
+                raw = json.loads(f.read())
+            if raw.get("format") == META_FORMAT:
+                cache = raw["entries"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            cache = {}
+    fresh: dict[str, list] = {}
+    out: list[tuple[BucketInfo, str]] = []
     with os.scandir(root) as syms:
         sym_entries = [e for e in syms if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
     for s in sym_entries:
@@ -144,14 +185,31 @@ def scan(root: str) -> list[BucketInfo]:
             with os.scandir(t.path) as ags:
                 ag_entries = [e for e in ags if e.is_dir(follow_symlinks=False)]
             for a in ag_entries:
+                rel = f"{s.name}/{t.name}/{a.name}"
                 try:
-                    validate_part(s.name)
                     tbk = TBK.of(s.name, t.name, a.name)
                     if tbk.timeframe != t.name:
                         raise errors.InvalidName(f"non-canonical timeframe directory {t.name!r}")
-                    out.append(read_meta(a.path, tbk))
+                    st = os.stat(os.path.join(a.path, META))
+                    sig = [st.st_ino, st.st_size, st.st_mtime_ns]
+                    hit = cache.get(rel)
+                    meta = hit[1] if hit and hit[0] == sig else _load_meta(a.path)
+                    out.append((info_from_meta(tbk, meta), a.path))
+                    fresh[rel] = [sig, meta]
                 except FileNotFoundError:
                     continue  # a directory without meta.json: not a bucket (e.g. half-destroyed)
                 except (errors.PgmktsError, OSError, ValueError, KeyError, TypeError) as exc:
                     log.warning("skipping %s: %s", a.path, exc)
+    if cache_path and fresh != cache:
+        write_cache(cache_path, fresh)
     return out
+
+
+def write_cache(cache_path: str, entries: dict[str, list]) -> None:
+    tmp = cache_path + ".tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump({"format": META_FORMAT, "entries": entries}, f, separators=(",", ":"))
+        os.replace(tmp, cache_path)
+    except OSError as exc:  # only a cache: start-up is slower without it
+        log.warning("cannot write catalog cache %s: %s", cache_path, exc)

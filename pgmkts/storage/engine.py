@@ -32,12 +32,14 @@ from pgmkts.storage.bucket import (
     VariableBucket,
     restore_undo,
     year_index,
+    year_of,
 )
 from pgmkts.storage.catalog import (
     TYPE_CODES,
     BucketInfo,
     code_for_array,
     make_info,
+    save_cache,
     scan,
     validate_columns,
 )
@@ -98,13 +100,21 @@ class Engine:
         restored = restore_undo(self.root, self.wal_dir)
         if restored:
             log.warning("restored %d variable-length files from undo records", restored)
-        for info in scan(self.root):
-            self._buckets[info.tbk] = self._new_bucket(info)
+        self._cache_path = os.path.join(self.wal_dir, "catalog.cache")
+        for info, path in scan(self.root, self._cache_path):
+            self._buckets[info.tbk] = self._new_bucket(info, path)
             self._wcat[info.tbk] = info
+        self._ckpt_lsn = walmod.read_checkpoint(self.wal_dir)
         last = self._replay()
-        self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=wal_sync)
         self._applied_lsn = last
-        self._checkpoint_locked_all()
+        files = walmod.wal_files(self.wal_dir)
+        if last == self._ckpt_lsn and len(files) == 1 and walmod.WAL.reusable(files[0][1]):
+            # clean shutdown (or nothing logged since the checkpoint): keep the empty WAL file
+            self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=wal_sync, reuse=files[0][1])
+        else:
+            self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=wal_sync)
+            # make what replay applied durable, then drop the replayed WAL files
+            self._finish_checkpoint(last, [p for _, p in files if p != self.wal.path])
         log.info("storage open: %d buckets, WAL replayed to LSN %d in %.3fs", len(self._buckets), last,
                  time.perf_counter() - t0)
 
@@ -132,6 +142,7 @@ class Engine:
                 if self._broken is None:
                     self._checkpoint_locked()
                 self.wal.close()
+                save_cache(self._cache_path, [(b.info, b.dir) for b in list(self._buckets.values())])
         finally:
             fcntl.flock(self._lockfd, fcntl.LOCK_UN)
             os.close(self._lockfd)
@@ -169,12 +180,14 @@ class Engine:
                 log.exception("checkpoint failed")
 
     # ------------------------------------------------------------------ catalog
-    def _new_bucket(self, info: BucketInfo) -> Bucket:
+    def _new_bucket(self, info: BucketInfo, path: str | None = None) -> Bucket:
         cls = VariableBucket if info.variable_length else FixedBucket
-        return cls(self.root, TBK.parse(info.tbk).path(self.root), info, self.wal_dir)
+        if path is None:
+            path = TBK.parse(info.tbk).path(self.root)
+        return cls(self.root, path, info, self.wal_dir)
 
     def info(self, tbk: str) -> BucketInfo | None:
-        b = self._buckets.get(_key(tbk))
+        b = self._buckets.get(tbk) or self._buckets.get(_key(tbk))
         return b.info if b is not None else None
 
     def buckets(self) -> list[BucketInfo]:
@@ -183,6 +196,9 @@ class Engine:
         return sorted(infos, key=lambda i: i.tbk)
 
     def _bucket(self, tbk: str) -> Bucket:
+        b = self._buckets.get(tbk)  # fast path: the canonical name (validated when created)
+        if b is not None:
+            return b
         key = _key(tbk)
         b = self._buckets.get(key)
         if b is None:
@@ -407,12 +423,16 @@ class Engine:
             out["Nanoseconds"] = nanos
             arranged = {"Epoch": epoch, **out}
         else:
-            # floor to the timeframe, counted from each UTC year's start (MarketStore's slots)
+            # floor to the timeframe, counted from each UTC year's start (MarketStore's slots);
+            # year starts are whole days, so for timeframes dividing a day that is a plain modulo
             tf = info.tf_seconds
-            ylo, yhi = year_index(np.array([lo, hi]))
-            ys = YEAR_STARTS[ylo] if ylo == yhi else YEAR_STARTS[year_index(epoch)]
-            epoch = ys + (epoch - ys) // tf * tf
-            if n > 1 and not bool(np.all(epoch[1:] > epoch[:-1])):
+            if 86400 % tf == 0:
+                epoch = epoch - epoch % tf
+            else:
+                ylo, yhi = year_index(np.array([lo, hi]))
+                ys = YEAR_STARTS[ylo] if ylo == yhi else YEAR_STARTS[year_index(epoch)]
+                epoch = ys + (epoch - ys) // tf * tf
+            if n > 1 and not bool((epoch[1:] > epoch[:-1]).all()):
                 order = np.argsort(epoch, kind="stable")
                 se = epoch[order]
                 last = np.ones(n, bool)
@@ -525,17 +545,18 @@ class Engine:
             with self._wlock:
                 if self._closed or self._broken is not None:
                     return
+                if self.wal.written_lsn == self._ckpt_lsn:
+                    return  # nothing logged since the last checkpoint
                 last, olds = self.wal.rotate()
             self._finish_checkpoint(last, olds)
 
     def _checkpoint_locked(self) -> None:
+        """Checkpoint with the writer lock already held (open, close)."""
         with self._ckpt_lock:
+            if self.wal.written_lsn == self._ckpt_lsn and len(walmod.wal_files(self.wal_dir)) <= 1:
+                return
             last, olds = self.wal.rotate()
             self._finish_checkpoint(last, olds)
-
-    def _checkpoint_locked_all(self) -> None:
-        """At open: everything replayed is applied; make it the checkpoint."""
-        self._checkpoint_locked()
 
     def _finish_checkpoint(self, last: int, olds: list[str]) -> None:
         with self._apply_cv:
@@ -556,6 +577,7 @@ class Engine:
         for d in dirs:
             walmod.fsync_dir(d)
         walmod.write_checkpoint(self.wal_dir, last)
+        self._ckpt_lsn = last
         for p in olds:
             try:
                 os.unlink(p)
@@ -617,11 +639,21 @@ def _encode_batches(preps: list[_Prepared]) -> tuple[dict, list]:
     bufs: list = []
     for p in preps:
         h = _info_header(p.info)
-        h["n"] = int(len(p.arrays["Epoch"]))
+        ep = p.arrays["Epoch"]
+        n = len(ep)
+        h["n"] = n
         h["rows"] = p.nrows
-        h["order"] = list(p.arrays)
+        order = list(p.arrays)
+        tf = p.info.tf_seconds
+        if not p.info.variable_length and n > 1 and int(ep[-1]) - int(ep[0]) == (n - 1) * tf \
+                and year_of(int(ep[0])) == year_of(int(ep[-1])):
+            # sorted, unique, one year, span == count: consecutive slots; log only the first epoch
+            h["e0"] = int(ep[0])
+            order.remove("Epoch")
+        h["order"] = order
         header["b"].append(h)
-        for a in p.arrays.values():
+        for c in order:
+            a = p.arrays[c]
             if len(a):
                 bufs.append(a.reshape(-1).view(np.uint8))
     return header, bufs
@@ -635,6 +667,8 @@ def _decode_batches(header: dict, body: memoryview) -> list[_Prepared]:
         n = int(h["n"])
         dts = {c: TYPE_CODES[t] for c, t in info.columns}
         arrays = {}
+        if "e0" in h:
+            arrays["Epoch"] = int(h["e0"]) + info.tf_seconds * np.arange(n, dtype=np.int64)
         for c in h["order"]:
             dt = dts[c]
             nb = n * dt.itemsize

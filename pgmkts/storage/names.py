@@ -9,6 +9,7 @@ control characters, '*', ',', ':', no leading '.', nothing over 64 characters.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,15 @@ MAX_NAME_LEN = 64
 # '*' and ',' are query syntax (all symbols, symbol lists); ':' separates the TBK schema suffix;
 # the rest are path separators or characters that make odd files on some filesystems.
 _FORBIDDEN = frozenset('/\\*,:\x00?<>|"\'`')
+_FORBIDDEN_RE = re.compile("[" + re.escape("".join(sorted(_FORBIDDEN))) + "]")
 _SCHEMA_SUFFIX = "symbol/timeframe/attributegroup"
+_OK: set[str] = set()  # names already validated (bounded): start-up and hot paths skip the scan
 
 
 def validate_part(name: object, what: str = "name") -> str:
     """Return `name` if it is a safe single path component, else raise `InvalidName`."""
+    if name in _OK:
+        return name  # type: ignore[return-value]
     if not isinstance(name, str):
         raise errors.InvalidName(f"invalid {what}: expected a string, got {type(name).__name__}")
     if not name:
@@ -34,13 +39,17 @@ def validate_part(name: object, what: str = "name") -> str:
         raise errors.InvalidName(f"invalid {what} {name!r}: must not start with '.'")
     if name != name.strip():
         raise errors.InvalidName(f"invalid {what} {name!r}: leading or trailing whitespace")
-    for ch in name:
-        if ch in _FORBIDDEN or not ch.isprintable() or ch.isspace() and ch != " ":
-            raise errors.InvalidName(f"invalid {what} {name!r}: character {ch!r} is not allowed")
+    # isprintable() is False for control characters, line/paragraph separators and every
+    # whitespace but the ASCII space (Unicode categories C* and Z* except U+0020)
+    if _FORBIDDEN_RE.search(name) or not name.isprintable():
+        ch = next(c for c in name if c in _FORBIDDEN or not c.isprintable())
+        raise errors.InvalidName(f"invalid {what} {name!r}: character {ch!r} is not allowed")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates
         raise errors.InvalidName(f"invalid {what} {name!r}: not valid UTF-8") from exc
+    if len(_OK) < 100_000:
+        _OK.add(name)
     return name
 
 
@@ -98,6 +107,7 @@ def safe_join(root: str | Path, *parts: str) -> str:
     for p in parts:
         validate_part(p)
     path = os.path.join(root_s, *parts)
-    if os.path.commonpath([root_s, os.path.abspath(path)]) != root_s:  # belt and braces
+    # validated parts hold no separator and are never '.' or '..': this is belt and braces
+    if not path.startswith(root_s.rstrip(os.sep) + os.sep):
         raise errors.InvalidName(f"invalid name: {'/'.join(parts)!r} leaves the data directory")
     return path

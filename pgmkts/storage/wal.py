@@ -180,7 +180,8 @@ def read_frames(path: str, *, truncate_bad_tail: bool) -> Iterator[Frame]:
 class WAL:
     """The append side of the log. Appends are serialised by the caller (the engine's writer lock)."""
 
-    def __init__(self, wal_dir: str, next_lsn: int, *, sync_mode: str = "commit") -> None:
+    def __init__(self, wal_dir: str, next_lsn: int, *, sync_mode: str = "commit",
+                 reuse: str | None = None) -> None:
         self.dir = wal_dir
         self.sync_mode = sync_mode
         self.algo = DEFAULT_ALGO
@@ -193,7 +194,22 @@ class WAL:
         self._fd = -1
         self._size = 0
         self.path = ""
-        self._open_new(next_lsn)
+        if reuse is not None:  # an empty file (header only) of the right algorithm: go on in it
+            self.path = reuse
+            self._fd = os.open(reuse, os.O_WRONLY | os.O_APPEND)
+            self._size = os.fstat(self._fd).st_size
+        else:
+            self._open_new(next_lsn)
+
+    @staticmethod
+    def reusable(path: str) -> bool:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(FILE_HEAD.size + 1)
+        except OSError:
+            return False
+        return len(head) == FILE_HEAD.size and head[:8] == FILE_MAGIC and \
+            FILE_HEAD.unpack(head)[1] == DEFAULT_ALGO
 
     def _open_new(self, first_lsn: int) -> None:
         self.path = os.path.join(self.dir, f"wal.{first_lsn:020d}")

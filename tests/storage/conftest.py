@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pgmkts.storage import Engine
@@ -25,3 +27,19 @@ def engine_factory(tmp_path):
 @pytest.fixture
 def engine(engine_factory) -> Engine:
     return engine_factory()
+
+
+@pytest.fixture
+def fast_tmp(tmp_path):
+    """A scratch directory on tmpfs when there is one: tests that copy and delete data
+    directories hundreds of times are dominated by the disk otherwise (not by the engine)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        d = Path(tempfile.mkdtemp(prefix="pgmkts-test-", dir="/dev/shm"))
+        yield d
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        yield tmp_path

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from pgmkts.storage import Engine
-from tests.storage.crash_writer import K, T0
+from tests.storage.crash_writer import T0, K
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 REPO = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ def _frame_offsets(path):
     offs = []
     with open(path, "rb") as f:
         data = f.read()
-    pos = 0
+    pos = walmod.FILE_HEAD.size
     while pos < len(data):
         length, _ = walmod.FRAME_HEAD.unpack_from(data, pos)
         offs.append(pos)
@@ -76,7 +76,8 @@ def test_replay_twice_never_duplicates_ticks(tmp_path):
     _check(root, True)
 
 
-def test_torn_tail_at_every_offset(tmp_path):
+def test_torn_tail_at_every_offset(fast_tmp):
+    tmp_path = fast_tmp
     pristine = tmp_path / "pristine"
     _write_three(pristine)
     offs, size = _frame_offsets(_wal_file(pristine))
@@ -94,7 +95,8 @@ def test_torn_tail_at_every_offset(tmp_path):
         _check(work, False)
 
 
-def test_corrupt_byte_in_last_frame(tmp_path):
+def test_corrupt_byte_in_last_frame(fast_tmp):
+    tmp_path = fast_tmp
     pristine = tmp_path / "pristine"
     _write_three(pristine)
     offs, size = _frame_offsets(_wal_file(pristine))
