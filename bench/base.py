@@ -60,6 +60,7 @@ class Runner:
     candles(syms); append_one(sym, epoch); tick_range(sym, t0, t1)."""
     system = ""
     client = ""
+    skip: frozenset[str] = frozenset()     # workload keys this runner is not measured on
 
     @property
     def name(self) -> str:

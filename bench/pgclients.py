@@ -192,13 +192,14 @@ class AdbcRunner(Runner):
 
 
 def pg_runners(system: str, dsn: str, url: str, dialect: PgDialect, timeout_s: float | None,
-               errors: dict[str, str]) -> list[Runner]:
+               errors: dict[str, str], skip: frozenset[str] = frozenset()) -> list[Runner]:
     """All three clients; a client that cannot connect is reported in `errors` instead."""
     out: list[Runner] = []
     ms = int(timeout_s * 1000) if timeout_s else None
     for cls, target in ((PsycopgRunner, dsn), (AsyncpgRunner, dsn), (AdbcRunner, url)):
         try:
             out.append(cls(system, target, dialect, ms))
+            out[-1].skip = skip
         except Exception as exc:  # noqa: BLE001 - reported in the table
             from bench.timing import short_error
             errors[f"{system}/{cls.client}"] = "connect: " + short_error(exc)

@@ -60,7 +60,8 @@ def table_rows(results: dict) -> list[list[str]]:
                 a = advantage(m["value"], ref, wl.higher_better)
                 ratio = "" if a is None else f"{a:.2f}×"
             n = len(m.get("samples") or [])
-            rows.append([wl.key, r, val, str(n) if n else "", ratio, m.get("note") or ""])
+            nrows = "" if m.get("rows") is None else f"{m['rows']:,}"
+            rows.append([wl.key, r, val, str(n) if n else "", ratio, nrows, m.get("note") or ""])
     return rows
 
 
@@ -123,7 +124,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
                       *("| " + " | ".join(esc(c) for c in r) + " |" for r in rows)])
 
 
-RESULT_HEADER = ["workload", "system/client", "median", "n", "pgmkts ×better", "note"]
+RESULT_HEADER = ["workload", "system/client", "median", "n", "pgmkts ×better", "rows out", "note"]
 GOAL_HEADER = ["goal", "pgmkts", "value", "baseline", "value", "ratio", "target", "verdict"]
 
 

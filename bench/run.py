@@ -138,7 +138,7 @@ def run_system(system: System, ctx: Ctx, wanted: set[str], args, results: dict) 
 
 def run_query(runner, wl, ctx: Ctx, args, results: dict, slot: int = 0) -> None:
     fn = getattr(runner, wl.method, None)
-    if fn is None:
+    if fn is None or wl.key in getattr(runner, "skip", ()):
         return
     if wl.key == "append":
         counter = iter(range(10**6))

@@ -20,10 +20,11 @@ class Measurement:
     samples: list[float] = field(default_factory=list)
     error: str | None = None
     note: str = ""
+    rows: int | None = None             # rows the call returned (first run), to check all systems agree
 
     def to_json(self) -> dict:
         return {"value": self.value, "unit": self.unit, "samples": self.samples, "error": self.error,
-                "note": self.note}
+                "note": self.note, "rows": self.rows}
 
 
 def short_error(exc: BaseException, limit: int = 100) -> str:
@@ -64,9 +65,15 @@ def call_with_timeout(fn: Callable[[], object], timeout: float, cancel: Callable
     return box.get("result")
 
 
+def result_rows(result: object) -> int | None:
+    try:
+        return len(result)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def measure(fn: Callable[[], object], *, reps: int, budget: float, timeout: float,
-            cancel: Callable[[], None] | None = None, warmup: bool = True,
-            check: Callable[[object], None] | None = None) -> Measurement:
+            cancel: Callable[[], None] | None = None, warmup: bool = True) -> Measurement:
     """Median wall time of fn() over up to `reps` runs, stopping early once `budget` seconds are spent.
 
     A first warm-up run is discarded unless it is slow (> budget/4), in which case it is the sample:
@@ -74,13 +81,14 @@ def measure(fn: Callable[[], object], *, reps: int, budget: float, timeout: floa
     samples: list[float] = []
     spent = 0.0
     first = True
+    rows = None
     while len(samples) < reps:
         t0 = time.perf_counter()
         result = call_with_timeout(fn, timeout, cancel)
         dt = time.perf_counter() - t0
         spent += dt
-        if check is not None and first:
-            check(result)
+        if first:
+            rows = result_rows(result)
         del result
         if first and warmup and dt <= budget / 4 and reps > 1:
             first = False
@@ -89,4 +97,4 @@ def measure(fn: Callable[[], object], *, reps: int, budget: float, timeout: floa
         samples.append(dt)
         if spent >= budget:
             break
-    return Measurement(statistics.median(samples), "s", samples)
+    return Measurement(statistics.median(samples), "s", samples, rows=rows)

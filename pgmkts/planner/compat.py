@@ -45,6 +45,15 @@ def parse(sql: str) -> list[exp.Expression]:
 _CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
 
 
+def _register() -> None:
+    from pgmkts.planner.catalog import register_planner_functions
+
+    register_planner_functions()
+
+
+_register()
+
+
 def catalog_target(table: exp.Table) -> tuple[str, str] | None:
     """(schema, name) when `table` names a catalog relation the way PostgreSQL would resolve it."""
     if not isinstance(table.this, exp.Identifier):

@@ -219,7 +219,7 @@ def _round(args, ctx):
     if pa.types.is_integer(v.type):
         return v if nd >= 0 else pc.round(v, nd, round_mode="half_towards_infinity")
     if pa.types.is_decimal(v.type):
-        out = pc.round(v, nd, round_mode="half_towards_infinity")
+        out = pc.round(pc.cast(v, pa.decimal128(38, v.type.scale)), nd, round_mode="half_towards_infinity")
         return pc.cast(out, pa.decimal128(38, max(nd, 0)))
     if pa.types.is_floating(v.type) and len(args) == 1:
         # round(double precision) rounds half to even in PostgreSQL (rint)
@@ -242,7 +242,11 @@ def _power(args, ctx):
 
 
 def _sign(args, ctx):
-    return pc.cast(pc.sign(args[0]), args[0].type) if pa.types.is_floating(args[0].type) else pc.sign(args[0])
+    v = args[0]
+    if pa.types.is_decimal(v.type):
+        return pc.cast(pc.sign(pc.cast(v, pa.float64())), pa.decimal128(38, 0))
+    # PostgreSQL has sign(numeric) and sign(double precision): integers resolve to the latter
+    return pc.sign(pc.cast(v, pa.float64()))
 
 
 def _coalesce(args, ctx):

@@ -29,6 +29,8 @@ def split_statements(sql: str) -> list[tuple[str, int]]:
     Returns (statement text, 0-based offset in sql) pairs; whitespace/comment-only pieces are kept
     so an all-empty query string can be answered with EmptyQueryResponse.
     """
+    if ";" not in sql:
+        return [(sql, 0)]  # the common case: one statement, nothing to scan
     out: list[tuple[str, int]] = []
     start = 0
     i = 0

@@ -142,6 +142,22 @@ class SetOpPlan:
 
 
 @dataclass
+class RecursivePlan:
+    """WITH RECURSIVE name AS (anchor UNION [ALL] step): iterate step over the last new rows."""
+
+    anchor: Any
+    step: Any
+    name: str
+    cols: list[str] | None
+    distinct: bool
+
+
+def _refers_to(node: exp.Expression, name: str) -> bool:
+    return any(isinstance(t.this, exp.Identifier) and t.name.lower() == name
+               for t in node.find_all(exp.Table))
+
+
+@dataclass
 class ValuesPlan:
     node: exp.Values
 
@@ -162,12 +178,19 @@ def plan_query(node: exp.Expression, env: Env) -> Any:
     ctes: list[tuple[str, Any, list[str] | None]] = []
     w = node.args.get("with_") or node.args.get("with")
     if w is not None:
-        if w.args.get("recursive"):
-            raise errors.FeatureNotSupported("WITH RECURSIVE")
+        recursive = bool(w.args.get("recursive"))
         for cte in w.expressions:
             name = cte.alias_or_name.lower() if not _quoted_alias(cte) else cte.alias_or_name
             cols = _alias_columns(cte.args.get("alias"))
-            ctes.append((name, plan_query(cte.this, env), cols))
+            body = cte.this
+            if recursive and isinstance(body, exp.Union) and _refers_to(body.expression, name):
+                anchor = plan_query(body.this, env)
+                env = env.child({name})
+                step = plan_query(body.expression, env)
+                ctes.append((name, RecursivePlan(anchor, step, name, cols, bool(body.args.get("distinct"))),
+                             cols))
+                continue
+            ctes.append((name, plan_query(body, env), cols))
             env = env.child({name})
     if isinstance(node, exp.Select):
         p = plan_select(node, env)
@@ -280,6 +303,9 @@ def plan_select(sel: exp.Select, env: Env) -> SelectPlan:
     plan = SelectPlan(sel, source, where, has_agg, has_window)
     if isinstance(source, Scan) and source.rel.kind in ("bucket", "group"):
         _push_down(plan, source)
+    if isinstance(source, FunctionScan):  # table functions: see tablefuncs.py
+        from pgmkts.planner import tablefuncs
+        tablefuncs.push_down(plan, source)
     return plan
 
 

@@ -302,7 +302,9 @@ async def handle_http(app: Any, reader: asyncio.StreamReader, writer: asyncio.St
     except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
         return
     except asyncio.CancelledError:
-        raise
+        # server shutdown cancels idle keep-alive connections; end the task normally, or
+        # asyncio's start_server callback logs the cancellation as an error
+        return
     except Exception:
         log.exception("HTTP connection failed")
     finally:
@@ -310,7 +312,7 @@ async def handle_http(app: Any, reader: asyncio.StreamReader, writer: asyncio.St
             metrics.conn_closed("rpc")
         with contextlib.suppress(Exception):
             writer.close()
-            await asyncio.wait_for(writer.wait_closed(), 2.0)  # TLS close_notify may never come
+            await asyncio.wait_for(writer.wait_closed(), 1.0)  # TLS close_notify may never come
 
 
 async def _authorized(app: Any, req: Request, writer: asyncio.StreamWriter, version: str,

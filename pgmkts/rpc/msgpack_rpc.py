@@ -259,9 +259,17 @@ class RpcService:
             datasets.append((tbk, data))
         if not datasets:
             raise RpcError(NO_FILES)
+        self._check_result_rows(sum(len(d["Epoch"]) if "Epoch" in d else 0 for _, d in datasets))
         result, rows = encode_query_result(datasets)
         self._rows_out += rows
         return result
+
+    def _check_result_rows(self, n: int) -> None:
+        limits = getattr(getattr(self.app, "config", None), "limits", None)
+        cap = getattr(limits, "max_result_rows", 0) or 0
+        if isinstance(cap, int) and cap > 0 and n > cap:
+            raise RpcError(f"query returned {n} rows, more than limits.max_result_rows ({cap}); "
+                           "narrow the time range or set limit_record_count")
 
     def _query_sql(self, r: dict) -> dict:
         sql = r.get("sql_statement")
@@ -283,6 +291,7 @@ class RpcService:
         if last is None:
             raise RpcError("SQL statement returned no rows; only queries can be sent through Query")
         data = sql_result_columns(last)
+        self._check_result_rows(len(data["Epoch"]))
         result, rows = encode_query_result([(f"{sql}:SQL", data)], keyed=True)
         self._rows_out += rows
         return result

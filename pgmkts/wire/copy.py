@@ -49,13 +49,21 @@ class CopyOutEncoder:
         self.opts = options(spec)
         self.tz = tz
         self.rows = 0
+        # PostgreSQL sends the binary header inside the first row's CopyData (psycopg's
+        # Copy.rows() strips the signature from the first message and parses a row from the rest)
+        self._header_pending = self.fmt == "binary"
+
+    def _with_header(self, data: bytes) -> bytes:
+        if not self._header_pending or not data:
+            return data
+        self._header_pending = False
+        (length,) = struct.unpack_from("!i", data, 1)
+        return b"d" + struct.pack("!i", length + len(BINARY_HEADER)) + BINARY_HEADER + data[5:]
 
     def response(self) -> bytes:
         return m.copy_response(b"H", self.fmt == "binary", len(self.fields))
 
     def header(self) -> bytes:
-        if self.fmt == "binary":
-            return m.copy_data(BINARY_HEADER)
         if self.fmt == "csv" and self.opts["header"]:
             names = pa.array([f.name for f in self.fields])
             row = self.opts["delimiter"].join(self._csv_quote(names, 25).to_pylist()) + "\n"
@@ -63,7 +71,7 @@ class CopyOutEncoder:
         return b""
 
     def trailer(self) -> bytes:
-        return m.copy_data(struct.pack("!h", -1)) if self.fmt == "binary" else b""
+        return self._with_header(m.copy_data(struct.pack("!h", -1))) if self.fmt == "binary" else b""
 
     def _csv_quote(self, s: pa.Array, oid: int, force: bool = False) -> pa.Array:
         q, esc, d = self.opts["quote"], self.opts["escape"], self.opts["delimiter"]
@@ -96,7 +104,7 @@ class CopyOutEncoder:
         self.rows += n
         if self.fmt == "binary":
             cols = [encode_binary(batch.column(i), self.oids[i]) for i in range(batch.num_columns)]
-            return assemble(cols, n, type_byte=b"d", count=True)
+            return self._with_header(assemble(cols, n, type_byte=b"d", count=True))
         force = self.opts.get("force_quote") or ()
         parts = []
         for i in range(batch.num_columns):

@@ -178,3 +178,31 @@ def test_psql_describe_chain_with_real_oid(ctx):
     assert cols[0]["attstorage"] == "p" and cols[0]["attcollation"] is None
     for key in ("009", "010", "011", "012", "013"):
         assert q(ctx, chain[key]) == []
+
+
+def test_tables_have_row_types_for_composite_introspection(ctx):
+    rel = q(ctx, "SELECT oid, reltype FROM pg_class WHERE relname = 'ohlcv_1min'")[0]
+    assert rel["reltype"] >= 16384
+    t = q(ctx, f"SELECT typname, typtype, typrelid, typarray, format_type(oid, NULL) AS f FROM pg_type "
+               f"WHERE oid = {rel['reltype']}")[0]
+    assert t == {"typname": "ohlcv_1min", "typtype": "c", "typrelid": rel["oid"], "typarray": t["typarray"],
+                 "f": "ohlcv_1min"}
+    # psycopg's CompositeInfo.fetch query shape
+    sql = next((__import__("pathlib").Path(__file__).parent / "queries").glob("055_psycopg_*"))
+    body = "\n".join(line for line in sql.read_text().splitlines() if not line.startswith("-- "))
+    info = q(ctx, body, ["ohlcv_1min"])[0]
+    assert info["field_names"] == ["symbol", "epoch", "open", "high", "low", "close", "volume"]
+    assert info["field_types"] == [25, 1184, 700, 700, 700, 700, 20]
+    # asyncpg's introspection of the row type walks its attribute types
+    sql = next((__import__("pathlib").Path(__file__).parent / "queries").glob("*typeinfo_tree*"))
+    body = "\n".join(line for line in sql.read_text().splitlines() if not line.startswith("-- "))
+    rows = q(ctx, body, [[rel["reltype"]]])
+    top = next(r for r in rows if r["oid"] == rel["reltype"])
+    assert top["kind"] == "c" and top["attrnames"][:2] == ["symbol", "epoch"]
+    assert {r["name"] for r in rows} >= {"ohlcv_1min", "text", "timestamptz", "float4", "int8"}
+
+
+def test_size_functions(ctx):
+    assert q(ctx, "SELECT pg_size_pretty(123456789::bigint) AS a, pg_size_pretty(10000::bigint) AS b") == [
+        {"a": "118 MB", "b": "10000 bytes"}]
+    assert q(ctx, "SELECT pg_table_size('pg_class') AS s")[0]["s"] == 0

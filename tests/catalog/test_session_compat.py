@@ -66,3 +66,17 @@ def test_failed_catalog_query_aborts_transaction(session):
     assert session.txn_status == "E"
     list(session.execute("ROLLBACK"))
     assert session.txn_status == "I"
+
+
+def test_catalog_functions_usable_in_time_series_queries(engine):
+    import numpy as np
+
+    engine.write("SYM/1Min/OHLCV", {"Epoch": np.array([0, 60], dtype="i8"),
+                                    "Open": np.array([1, 2], dtype="f4"), "High": np.array([1, 2], dtype="f4"),
+                                    "Low": np.array([1, 2], dtype="f4"), "Close": np.array([1, 2], dtype="f4"),
+                                    "Volume": np.array([5, 6], dtype="i8")})
+    s = Session(engine)
+    res = next(s.execute("SELECT volume, format_type(20, NULL) AS t, quote_ident('A b') AS q "
+                         'FROM "SYM/1Min/OHLCV" ORDER BY epoch'))
+    assert [b.to_pylist() for b in res.batches][0] == [{"volume": 5, "t": "bigint", "q": '"A b"'},
+                                                       {"volume": 6, "t": "bigint", "q": '"A b"'}]

@@ -200,3 +200,88 @@ SELECT t FROM generate_series(timestamptz '2024-01-01 00:00+00', timestamptz '20
 SELECT g.t, a.close FROM generate_series(timestamptz '2024-01-02 00:00+00', timestamptz '2024-01-02 00:10+00', interval '1 minute') AS g(t) LEFT JOIN "AAPL/1Min/OHLCV" a ON a.epoch = g.t ORDER BY 1
 SELECT current_database() IS NOT NULL, current_schema(), pg_backend_pid() > 0
 SELECT count(*) FROM (SELECT 1) s
+-- == more expressions and NULL handling
+SELECT n, n IS DISTINCT FROM 2 AS d FROM (VALUES (1), (2), (NULL)) t(n) ORDER BY n
+SELECT sum(n), avg(n), count(n), count(*), min(n), max(n) FROM (VALUES (1), (NULL), (3)) t(n)
+SELECT sum(n) FROM (VALUES (NULL::int), (NULL)) t(n)
+SELECT string_agg(s, '-') FROM (VALUES ('a'), (NULL), ('c')) t(s)
+SELECT coalesce(s, 'none') FROM (VALUES ('a'), (NULL)) t(s) ORDER BY 1
+SELECT n FROM (VALUES (1), (NULL), (3)) t(n) WHERE n > 1 OR n IS NULL ORDER BY n
+SELECT n FROM (VALUES (1), (NULL), (3)) t(n) WHERE NOT (n > 1) ORDER BY n
+SELECT CASE WHEN n IS NULL THEN 'null' WHEN n > 1 THEN 'big' ELSE 'small' END AS c, count(*) FROM (VALUES (1), (NULL), (3), (5)) t(n) GROUP BY 1 ORDER BY 1
+SELECT length(s), upper(s), s || '!' FROM (VALUES ('abc'), ('xy'), (NULL)) t(s) ORDER BY 1
+SELECT lpad('7', 3, '0'), rpad('ab', 4, '*'), md5('abc'), starts_with('hello', 'he')
+SELECT 10 / 3, 10.0 / 4, 10 % 4, -10 / 3, abs(-10) / 3
+SELECT 2147483647::bigint + 1, 9223372036854775807 - 1
+SELECT round(10.5), round(11.5), round(-0.5), round(1.005, 2), round(123.456, -1)
+SELECT trunc(2.7), trunc(-2.7), trunc(2.789, 2)
+SELECT sign(-3), sign(0), sign(4.5)
+SELECT 3 > 2 AND 2 > 1, 'a' < 'b', 'abc' = 'abc', 1 <> 1
+SELECT CAST('123' AS integer) + 1, CAST(1.75 AS integer), CAST('t' AS boolean), CAST(42 AS text)
+SELECT '1 day'::interval + timestamptz '2024-02-28 12:00+00', timestamptz '2024-03-01 00:00+00' - interval '1 day'
+SELECT extract(epoch FROM interval '1 hour 30 minutes'), extract(epoch FROM timestamptz '2024-01-01 00:00:00.5+00')
+SELECT extract(doy FROM timestamptz '2024-12-31 00:00+00') AS doy, extract(quarter FROM timestamptz '2024-08-01 00:00+00') AS q, extract(month FROM timestamptz '2024-08-01 00:00+00') AS m, extract(day FROM timestamptz '2024-08-09 00:00+00') AS d
+SELECT extract(isodow FROM timestamptz '2024-01-07 00:00+00') AS a, extract(dow FROM timestamptz '2024-01-08 00:00+00') AS b, extract(second FROM timestamptz '2024-01-08 00:00:07.25+00') AS c
+SELECT timestamptz '2024-01-02 00:00+00' < timestamptz '2024-01-03 00:00+00', date '2024-01-02' < timestamptz '2024-01-02 12:00+00'
+SELECT to_timestamp(1704153600) = timestamptz '2024-01-02 00:00:00+00'
+SELECT date_trunc('quarter', timestamptz '2024-05-06 07:08:09+00'), date_trunc('second', timestamptz '2024-05-06 07:08:09.99+00')
+SELECT time_bucket('3 hours', timestamptz '2024-01-02 10:37:00+00'), time_bucket('90 minutes', timestamptz '2024-01-02 10:37:00+00')
+SELECT date_bin('1 day', timestamptz '2024-01-02 10:37:00+00', timestamptz '2024-01-01 09:30:00+00')
+SELECT to_char(timestamptz '2024-05-06 17:08:09+00', 'YYYY/MM/DD') AS a, to_char(timestamptz '2024-05-06 17:08:09+00', 'HH24:MI') AS b
+-- == more time-series shapes
+SELECT epoch, close FROM "MSFT/1Min/OHLCV" WHERE epoch >= '2024-01-03 12:00' ORDER BY epoch LIMIT 5
+SELECT max(epoch) FROM "TSLA/1Min/OHLCV"
+SELECT symbol, max(epoch) AS last_ts FROM ohlcv_1min GROUP BY symbol ORDER BY symbol
+SELECT symbol, last(close, epoch) AS last_close, first(close, epoch) AS first_close FROM ohlcv_1min WHERE epoch >= '2024-01-03' AND epoch < '2024-01-04' GROUP BY symbol ORDER BY symbol
+SELECT time_bucket('1 hour', epoch) AS b, avg(close) AS avg_close, max(volume) FROM ohlcv_1min WHERE symbol = 'SPY' AND epoch < '2024-01-02 06:00' GROUP BY b ORDER BY b DESC LIMIT 3
+SELECT time_bucket('10 minutes', epoch) AS b, sum(volume * close) / sum(volume) AS vwap FROM "AAPL/1Min/OHLCV" WHERE epoch < '2024-01-02 01:00' GROUP BY b ORDER BY b
+SELECT symbol, count(*) AS bars, count(*) * 100 / 4320 AS pct FROM ohlcv_1min GROUP BY symbol ORDER BY symbol
+SELECT epoch, close, avg(close) OVER (ORDER BY epoch ROWS BETWEEN 9 PRECEDING AND CURRENT ROW) AS sma10 FROM "AAPL/1Min/OHLCV" WHERE epoch < '2024-01-02 00:30' ORDER BY epoch
+SELECT epoch, volume, sum(volume) OVER (ORDER BY epoch ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS v5 FROM "AAPL/1Min/OHLCV" WHERE epoch < '2024-01-02 00:15' ORDER BY epoch
+SELECT epoch, close, (close - lag(close, 5) OVER (ORDER BY epoch)) / lag(close, 5) OVER (ORDER BY epoch) AS ret5 FROM "AAPL/1Min/OHLCV" WHERE epoch < '2024-01-02 00:20' ORDER BY epoch
+SELECT epoch, close FROM "AAPL/1Min/OHLCV" WHERE epoch >= '2024-01-02' AND epoch < '2024-01-02 01:00' AND close > (SELECT avg(close) FROM "AAPL/1Min/OHLCV" WHERE epoch >= '2024-01-02' AND epoch < '2024-01-02 01:00') ORDER BY epoch
+SELECT gap, count(*) FROM (SELECT epoch - lag(epoch) OVER (ORDER BY epoch) > interval '1 minute' AS gap FROM "AAPL/1Min/OHLCV") t GROUP BY 1 ORDER BY 1
+SELECT count(*) FROM (SELECT epoch, epoch - lag(epoch) OVER (ORDER BY epoch) AS d FROM "MSFT/1Min/OHLCV") t WHERE d > interval '5 minutes'
+SELECT a.epoch, a.close - m.close AS spread FROM ohlcv_1min a JOIN ohlcv_1min m ON a.epoch = m.epoch AND m.symbol = 'MSFT' WHERE a.symbol = 'AAPL' AND a.epoch < '2024-01-02 00:05' ORDER BY 1
+SELECT s.symbol, s.n FROM (SELECT symbol, count(*) AS n FROM ohlcv_1min GROUP BY symbol) s WHERE s.n = (SELECT max(n) FROM (SELECT count(*) AS n FROM ohlcv_1min GROUP BY symbol) x)
+SELECT symbol, epoch, close FROM ohlcv_1min WHERE (symbol, epoch) IN (SELECT symbol, max(epoch) FROM ohlcv_1min GROUP BY symbol) ORDER BY symbol
+-- == more grouping
+SELECT volume % 2 AS parity, symbol, count(*) FROM ohlcv_1min GROUP BY volume % 2, symbol ORDER BY 1, 2
+SELECT upper(lower(symbol)) AS s, count(*) FROM ohlcv_1min GROUP BY upper(lower(symbol)) ORDER BY 1
+SELECT symbol FROM ohlcv_1min GROUP BY symbol HAVING max(close) - min(close) > 5 ORDER BY symbol
+SELECT symbol, count(*) FILTER (WHERE extract(hour FROM epoch) < 12) AS am, count(*) FILTER (WHERE extract(hour FROM epoch) >= 12) AS pm FROM ohlcv_1min GROUP BY symbol ORDER BY symbol
+SELECT count(*) AS n, sum(CASE WHEN close > open THEN 1 ELSE 0 END) AS up FROM "AAPL/1Min/OHLCV"
+SELECT min(symbol), max(symbol) FROM ohlcv_1min
+SELECT array_agg(symbol) FROM (SELECT DISTINCT symbol FROM ohlcv_1min ORDER BY symbol) s
+SELECT avg(x), stddev(x), variance(x) FROM (VALUES (1.0::float8), (2.0), (4.0)) t(x)
+SELECT stddev(x), var_samp(x) AS vs FROM (VALUES (5.0::float8)) t(x)
+SELECT percentile_cont(0.25) WITHIN GROUP (ORDER BY x), percentile_disc(0.5) WITHIN GROUP (ORDER BY x) FROM (VALUES (1), (2), (3), (4)) t(x)
+SELECT bool_and(b), bool_or(b), every(b) FROM (VALUES (true), (false), (NULL::boolean)) t(b)
+SELECT k, count(DISTINCT v), sum(DISTINCT v) FROM (VALUES (1, 1), (1, 1), (1, 2), (2, 3)) t(k, v) GROUP BY k ORDER BY k
+-- == more joins / sets / ctes
+SELECT l.k, r.v FROM (VALUES (1), (2), (3)) l(k) LEFT JOIN (VALUES (1, 'a'), (1, 'b'), (3, 'c')) r(k, v) ON l.k = r.k ORDER BY 1, 2
+SELECT l.k, r.v FROM (VALUES (1), (2)) l(k) FULL JOIN (VALUES (2, 'b'), (4, 'd')) r(k, v) ON l.k = r.k ORDER BY 1, 2
+SELECT l.k, r.v FROM (VALUES (NULL::int), (1)) l(k) JOIN (VALUES (NULL::int, 'n'), (1, 'one')) r(k, v) ON l.k = r.k
+SELECT * FROM (VALUES (1, 'x')) a(k, v) JOIN (VALUES (1, 'y')) b(k, w) USING (k)
+WITH t AS (SELECT symbol, close FROM ohlcv_1min WHERE epoch = '2024-01-02 00:00'), u AS (SELECT * FROM t WHERE close > 100) SELECT count(*) FROM u
+WITH RECENT AS (SELECT * FROM "AAPL/1Min/OHLCV" ORDER BY epoch DESC LIMIT 10) SELECT count(*), min(epoch) < max(epoch) FROM recent
+SELECT 1 AS a UNION ALL SELECT 2.5 ORDER BY 1
+SELECT 'a' AS s UNION SELECT 'b' UNION SELECT 'a' ORDER BY 1 DESC
+SELECT x FROM generate_series(1, 10) g(x) EXCEPT SELECT x FROM generate_series(1, 10, 2) g(x) ORDER BY 1
+SELECT * FROM (SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y') t WHERE a > 1
+SELECT count(*) FROM generate_series(1, 3) a(x) CROSS JOIN generate_series(1, 4) b(y)
+SELECT x, x * x AS sq FROM generate_series(1, 5) AS g(x) WHERE x % 2 = 1 ORDER BY x DESC
+-- == order/limit/offset edge cases
+SELECT epoch, close FROM "AAPL/1Min/OHLCV" ORDER BY epoch DESC LIMIT 2 OFFSET 10000
+SELECT x FROM generate_series(1, 10) g(x) ORDER BY x LIMIT 3 OFFSET 2
+SELECT x FROM generate_series(1, 10) g(x) OFFSET 8
+SELECT DISTINCT x % 3 AS r FROM generate_series(1, 10) g(x) ORDER BY r DESC
+SELECT x, -x AS neg FROM generate_series(1, 4) g(x) ORDER BY neg
+SELECT symbol, close FROM ohlcv_1min WHERE epoch = '2024-01-02 00:00' ORDER BY close DESC NULLS LAST, symbol
+-- == recursion, correlation, limit without order
+WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 10) SELECT sum(n), count(*) FROM t
+WITH RECURSIVE t(n) AS (VALUES (1) UNION SELECT (n * 2) % 7 FROM t) SELECT n FROM t ORDER BY n
+SELECT DISTINCT symbol FROM ohlcv_1min o WHERE EXISTS (SELECT 1 FROM ohlcv_1min i WHERE i.symbol = o.symbol AND i.volume > 9995) ORDER BY 1
+SELECT v FROM (VALUES (1), (2), (3)) a(v) WHERE v IN (SELECT w FROM (VALUES (1), (3)) b(w) WHERE w >= a.v - 0) ORDER BY 1
+SELECT count(*) FROM (SELECT * FROM "AAPL/1Min/OHLCV" LIMIT 7) t
+SELECT count(*) FROM (SELECT close FROM ohlcv_1min LIMIT 5 OFFSET 3) t

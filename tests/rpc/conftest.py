@@ -24,7 +24,8 @@ class InProcessServer:
 
     def __init__(self, root, *, auth_method: str = "trust", users=(), queryable: bool = True,
                  timezone: str = "UTC", max_message_bytes: int | None = None,
-                 cert_file: str | None = None, key_file: str | None = None) -> None:
+                 cert_file: str | None = None, key_file: str | None = None,
+                 max_result_rows: int = 0) -> None:
         self.root = Path(root)
         self.engine = Engine(root, timezone=timezone)
         self.hub = Hub()
@@ -34,7 +35,7 @@ class InProcessServer:
             auth=SimpleNamespace(method=auth_method,
                                  users=[SimpleNamespace(name=n, password=p, role=r) for n, p, r in users]),
             tls=SimpleNamespace(cert_file=cert_file, key_file=key_file, required=False),
-            limits=SimpleNamespace(max_message_bytes=max_message_bytes))
+            limits=SimpleNamespace(max_message_bytes=max_message_bytes, max_result_rows=max_result_rows))
         self.app = SimpleNamespace(config=config, engine=self.engine, hub=self.hub, metrics=self.metrics,
                                    version=TEST_VERSION)
         self.loop = asyncio.new_event_loop()

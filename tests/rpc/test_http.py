@@ -226,3 +226,12 @@ def test_large_write_body(rpc_server, client):
     assert client.write(data, "LARGE/1Min/OHLCV") == {"responses": None}
     got = client.query(pymkts.Params("LARGE", "1Min", "OHLCV", limit=5)).first().array
     np.testing.assert_array_equal(got, data[-5:])
+
+
+def test_max_result_rows(make_server):
+    srv = make_server(max_result_rows=50)
+    c = pymkts.Client(srv.url())
+    c.write(bars(100), "MAXR/1Min/OHLCV")
+    with pytest.raises(Exception, match="max_result_rows"):
+        c.query(pymkts.Params("MAXR", "1Min", "OHLCV"))
+    assert len(c.query(pymkts.Params("MAXR", "1Min", "OHLCV", limit=50)).first().array) == 50

@@ -202,3 +202,10 @@ def test_server_pings(rpc_server, monkeypatch):
         assert opcode == websocket.ABNF.OPCODE_PING
     finally:
         ws.close()
+
+
+def test_rows_to_json_keeps_newest_rows_of_a_bulk_write():
+    rows = {"Epoch": np.arange(50, dtype="i8"), "V": np.arange(50, dtype="f8")}
+    out = json.loads(rows_to_json("A/1Min/X", rows, max_rows=5))
+    assert [r["Epoch"] for r in out] == [45, 46, 47, 48, 49]
+    assert len(json.loads(rows_to_json("A/1Min/X", rows))) == 50

@@ -69,3 +69,48 @@ def describe_query(tree: exp.Expression, param_types: list[int] | None = None):
 
 
 _ = functions
+
+
+def _planner_wrapper(name: str, impl, ret_oid: int):
+    """Adapt fn(env, *python values) to the planner registry's fn(args: arrays/scalars, ctx)."""
+    def call(args, ctx):
+        session = getattr(ctx, "session", None)
+        env = env_for(session if session is not None else ctx)
+        n = max((len(a) for a in args if isinstance(a, (pa.Array, pa.ChunkedArray))), default=None)
+        t = sqlrun.arrow_type(sqlrun.out_oid(ret_oid))
+
+        def py(a, i):
+            if isinstance(a, (pa.Array, pa.ChunkedArray)):
+                return a[i].as_py()
+            return a.as_py() if isinstance(a, pa.Scalar) else a
+        if n is None:
+            return pa.scalar(sqlrun._scalar(env, impl(env, *[py(a, 0) for a in args]), ret_oid), t)
+        return pa.array([sqlrun._scalar(env, impl(env, *[py(a, i) for a in args]), ret_oid)
+                         for i in range(n)], t)
+    return call
+
+
+def register_planner_functions() -> list[str]:
+    """Offer the catalog functions to the time-series planner (for queries mixing buckets and, say,
+    format_type()); names the planner already defines keep the planner's implementation."""
+    try:
+        from pgmkts.planner import functions as pf
+    except ImportError:
+        return []
+    added = []
+    for name, (impl, ret, _args) in FUNCTIONS.items():
+        if pf.lookup(name) is None:
+            pf.register(name, _planner_wrapper(name, impl, ret), ret)
+            added.append(name)
+    return added
+
+
+def array_element(oid: int) -> int | None:
+    """Element type of a PostgreSQL array type (pg_type.typelem), or None if `oid` is no array.
+
+    For the wire's array codecs: covers every built-in array (aclitem[] 1034, char[] 1002, regtype[]
+    2211, ...) plus int2vector (22 → int2) and oidvector (30 → oid), whose text form is
+    space-separated ('1 2') rather than '{1,2}'."""
+    from pgmkts.planner.catalog.translate import elem_of, is_array
+
+    return elem_of(oid) if is_array(oid) else None

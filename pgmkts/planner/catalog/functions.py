@@ -102,8 +102,21 @@ def to_regtype(env: Env, text: Any) -> int | None:
     s = _ALIASES.get(s, s.strip('"'))
     t = model.TYPE_BY_NAME.get(s)
     if t is None:
-        return None
+        return _composite_by_name(env, str(text).strip().removesuffix("[]").strip(), arr)
     return t[9] if arr else t[0]
+
+
+def _composite_by_name(env: Env | None, text: str, arr: bool) -> int | None:
+    """A table's row type: 'ohlcv_1min', '"SYM/1Min/OHLCV"', 'public.ohlcv_1min' (psycopg CompositeInfo)."""
+    if env is None:
+        return None
+    schema, name = _split_qualified(text)
+    if schema not in (None, "public"):
+        return None
+    rel = env.snap.find_relation(name, model.PUBLIC_NS)
+    if rel is None or not rel.type_oid:
+        return None
+    return rel.array_oid if arr else rel.type_oid
 
 
 def regtype_out(env: Env, oid: Any) -> str | None:
@@ -111,7 +124,20 @@ def regtype_out(env: Env, oid: Any) -> str | None:
         return None
     if int(oid) == 0:
         return "-"
-    return format_type_name(int(oid)) if int(oid) in model.TYPE_ROWS else str(oid)
+    return format_type_env(env, int(oid)) or str(oid)
+
+
+def format_type_env(env: Env | None, oid: Any, typmod: Any = None) -> str | None:
+    """format_type() that also knows the tables' row types."""
+    if oid is None:
+        return None
+    if int(oid) in model.TYPE_ROWS or env is None:
+        return format_type_name(oid, typmod)
+    hit = env.snap.composite_types.get(int(oid))
+    if hit is None:
+        return "???"
+    rel, is_arr = hit
+    return _quote_ident(rel.name) + ("[]" if is_arr else "")
 
 
 # --- relations, namespaces, roles ------------------------------------------------------------------
@@ -241,6 +267,42 @@ def function_arguments(env: Env, oid: Any) -> str | None:
     return None
 
 
+def relation_size(env: Env, rel: Any, *_fork: Any) -> int | None:
+    r"""Bytes on disk of a bucket (its directory under root_directory) or of every bucket of a group
+    table; \dt+ shows it as Size. Other relations have none."""
+    if rel is None:
+        return None
+    oid = to_regclass(env, rel) if isinstance(rel, str) else int(rel)
+    r = env.snap.relation_by_oid.get(oid) if oid is not None else None
+    root = getattr(getattr(env.session, "engine", None), "root", None)
+    if r is None or root is None or r.namespace != model.PUBLIC_NS:
+        return 0
+    total = 0
+    for b in env.snap.buckets:
+        if b.tbk == r.name or f"{b.attrgroup.lower()}_{b.timeframe.lower()}" == r.name:
+            d = os.path.join(root, b.symbol, b.timeframe, b.attrgroup)
+            try:
+                total += sum(e.stat().st_blocks * 512 for e in os.scandir(d) if e.is_file())  # sparse files: real use
+            except OSError:
+                continue
+    return total
+
+
+def size_pretty(env: Env, n: Any) -> str | None:
+    """PostgreSQL's pg_size_pretty: bytes below 10 kB, then kB/MB/GB/TB rounded half up."""
+    if n is None:
+        return None
+    n = int(n)
+    if abs(n) < 10 * 1024:
+        return f"{n} bytes"
+    n >>= 9                      # half-units, so the last step can round
+    for unit in ("kB", "MB", "GB", "TB"):
+        if abs(n) < 20 * 1024 - 1:
+            return f"{(n + 1) // 2} {unit}"
+        n >>= 10
+    return f"{(n + 1) // 2} PB"
+
+
 def current_schemas(env: Env, implicit: Any) -> list[str]:
     return ["pg_catalog", "public"] if implicit else ["public"]
 
@@ -359,7 +421,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, list[int]]] = {
     "pg_type_is_visible": (type_is_visible, BOOL, [OID]),
     "pg_function_is_visible": (function_is_visible, BOOL, [OID]),
     "pg_get_userbyid": (get_userbyid, NAME, [OID]),
-    "format_type": (lambda env, o, m=None: format_type_name(o, m), TEXT, [OID, INT4]),
+    "format_type": (format_type_env, TEXT, [OID, INT4]),
     "pg_get_expr": (_null, TEXT, [194, OID]),
     "pg_get_indexdef": (_null, TEXT, [OID]),
     "pg_get_constraintdef": (_null, TEXT, [OID]),
@@ -385,9 +447,9 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, list[int]]] = {
     "pg_has_role": (_true, BOOL, [NAME, TEXT]),
     "pg_relation_is_publishable": (_false, BOOL, [REGCLASS]),
     "pg_is_in_recovery": (_false, BOOL, []),
-    "pg_relation_size": (_zero, INT8, [REGCLASS]),
-    "pg_total_relation_size": (_zero, INT8, [REGCLASS]),
-    "pg_table_size": (_zero, INT8, [REGCLASS]),
+    "pg_relation_size": (relation_size, INT8, [REGCLASS]),
+    "pg_total_relation_size": (relation_size, INT8, [REGCLASS]),
+    "pg_table_size": (relation_size, INT8, [REGCLASS]),
     "pg_indexes_size": (_zero, INT8, [REGCLASS]),
     "pg_database_size": (_zero, INT8, [NAME]),
     "to_regtype": (to_regtype, REGTYPE, [TEXT]),
@@ -411,8 +473,12 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, list[int]]] = {
     "pg_collation_is_visible": (_true, BOOL, [OID]),
     "pg_conversion_is_visible": (_true, BOOL, [OID]),
     "pg_opclass_is_visible": (_true, BOOL, [OID]),
+    "pg_opfamily_is_visible": (_true, BOOL, [OID]),
+    "pg_operator_is_visible": (_true, BOOL, [OID]),
+    "pg_ts_config_is_visible": (_true, BOOL, [OID]),
+    "pg_statistics_obj_is_visible": (_true, BOOL, [OID]),
     "pg_postmaster_start_time": (lambda env: None, 1184, []),
-    "pg_size_pretty": (lambda env, n: None if n is None else f"{int(n)} bytes", TEXT, [INT8]),
+    "pg_size_pretty": (size_pretty, TEXT, [INT8]),
     "inet_server_addr": (_null, 869, []),
     "inet_server_port": (_null, INT4, []),
 }

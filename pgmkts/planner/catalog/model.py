@@ -63,6 +63,8 @@ class Relation:
     kind: str                      # 'r' table, 'v' view
     columns: list[Column]
     description: str | None = None
+    type_oid: int = 0              # the table's row type (pg_class.reltype), as PostgreSQL creates one
+    array_oid: int = 0
 
 
 def bucket_columns(columns, variable_length: bool) -> list[Column]:
@@ -106,7 +108,20 @@ class Snapshot:
             if gname not in rels:
                 rels[gname] = Relation(stable_oid("public." + gname, taken), gname, PUBLIC_NS, "r",
                                        group_cols[gname], "every symbol of one attribute group and timeframe")
-        return sorted(rels.values(), key=lambda r: r.name)
+        out = sorted(rels.values(), key=lambda r: r.name)
+        for r in out:
+            r.type_oid = stable_oid("type.public." + r.name, taken)
+            r.array_oid = stable_oid("arraytype.public." + r.name, taken)
+        return out
+
+    @cached_property
+    def composite_types(self) -> dict[int, tuple[Relation, bool]]:
+        """type OID → (relation, is_array) for the user tables' row types and their arrays."""
+        out: dict[int, tuple[Relation, bool]] = {}
+        for r in self.user_relations:
+            out[r.type_oid] = (r, False)
+            out[r.array_oid] = (r, True)
+        return out
 
     @cached_property
     def system_relations(self) -> list[Relation]:
@@ -145,7 +160,7 @@ class Snapshot:
 
     def pg_class(self, relations: list[Relation] | None = None) -> list[dict]:
         return [{
-            "oid": r.oid, "relname": r.name, "relnamespace": r.namespace, "reltype": 0, "reloftype": 0,
+            "oid": r.oid, "relname": r.name, "relnamespace": r.namespace, "reltype": r.type_oid, "reloftype": 0,
             "relowner": OWNER_OID, "relam": HEAP_AM if r.kind == "r" else 0, "relfilenode": r.oid if r.kind == "r" else 0,
             "reltablespace": 0, "relpages": 0, "reltuples": -1.0, "relallvisible": 0, "reltoastrelid": 0,
             "relhasindex": False, "relisshared": False, "relpersistence": "p", "relkind": r.kind,
@@ -171,13 +186,27 @@ class Snapshot:
                 })
         return rows
 
-    def pg_type(self) -> list[dict]:
+    def pg_type(self, relations: list[Relation] | None = None) -> list[dict]:
         rows = []
-        for t in pgdata.TYPES:
-            row = dict(zip(_TYPE_COLS, t, strict=True))
-            row.update(typnamespace=PG_CATALOG_NS, typowner=OWNER_OID, typisdefined=True, typrelid=0,
-                       typnotnull=False, typtypmod=-1, typndims=0)
-            rows.append(row)
+        if relations is None or relations is self.system_relations:
+            for t in pgdata.TYPES:
+                row = dict(zip(_TYPE_COLS, t, strict=True))
+                row.update(typnamespace=PG_CATALOG_NS, typowner=OWNER_OID, typisdefined=True, typrelid=0,
+                           typnotnull=False, typtypmod=-1, typndims=0)
+                rows.append(row)
+        base = {"typnamespace": PUBLIC_NS, "typowner": OWNER_OID, "typlen": -1, "typbyval": False,
+                "typisdefined": True, "typdelim": ",", "typalign": "d", "typstorage": "x", "typtypmod": -1,
+                "typnotnull": False, "typbasetype": 0, "typndims": 0, "typcollation": 0, "typispreferred": False,
+                "typmodin": "-", "typmodout": "-"}
+        for r in self.user_relations if relations is None or relations is self.user_relations else []:
+            rows.append({**base, "oid": r.type_oid, "typname": r.name, "typtype": "c", "typcategory": "C",
+                         "typrelid": r.oid, "typelem": 0, "typarray": r.array_oid, "typinput": "record_in",
+                         "typoutput": "record_out", "typreceive": "record_recv", "typsend": "record_send",
+                         "typanalyze": "-", "typsubscript": "-"})
+            rows.append({**base, "oid": r.array_oid, "typname": "_" + r.name, "typtype": "b", "typcategory": "A",
+                         "typrelid": 0, "typelem": r.type_oid, "typarray": 0, "typinput": "array_in",
+                         "typoutput": "array_out", "typreceive": "array_recv", "typsend": "array_send",
+                         "typanalyze": "array_typanalyze", "typsubscript": "array_subscript_handler"})
         return rows
 
     def pg_range(self) -> list[dict]:
@@ -347,7 +376,7 @@ class Snapshot:
                  "default_collate_catalog": self.database, "default_collate_name": "C.UTF-8"}]
 
     # relations whose rows are "one per relation": the system part is cached (sqlrun), the user part not
-    SPLIT = {("pg_catalog", "pg_class"): "pg_class", ("pg_catalog", "pg_attribute"): "pg_attribute",
+    SPLIT = {("pg_catalog", "pg_class"): "pg_class", ("pg_catalog", "pg_type"): "pg_type", ("pg_catalog", "pg_attribute"): "pg_attribute",
              ("information_schema", "columns"): "is_columns", ("information_schema", "tables"): "is_tables"}
 
     def split_rows(self, schema: str, name: str, system: bool) -> list[dict]:

@@ -86,6 +86,34 @@ def parse_array_literal(text: str | None) -> list | None:
     return [int(x) if isinstance(x, str) and re.fullmatch(r"-?\d+", x) else x for x in out]
 
 
+class _OrderedAgg:
+    """array_agg/string_agg(... ORDER BY keys): collect, sort (NULLs last ascending, as PostgreSQL)."""
+
+    def __init__(self) -> None:
+        self.kind, self.dirs, self.sep, self.items = "array", "", ",", []
+
+    def step(self, kind, dirs, value, *rest):
+        self.kind, self.dirs = kind, dirs
+        if kind == "string":
+            self.sep, rest = rest[0], rest[1:]
+            if value is None:
+                return
+        self.items.append((rest, value))
+
+    def finalize(self):
+        if not self.items:
+            return None
+        items = self.items
+        for i in reversed(range(len(self.dirs))):
+            desc = self.dirs[i] == "d"
+            items = sorted(items, key=lambda kv, i=i: (kv[0][i] is None, kv[0][i] if kv[0][i] is not None else 0),
+                           reverse=desc)
+        values = [v for _, v in items]
+        if self.kind == "string":
+            return str(self.sep).join(str(v) for v in values)
+        return json.dumps(values)
+
+
 class _Errors:
     """Python exceptions inside SQLite callbacks lose their type; keep the first to re-raise it."""
 
@@ -137,7 +165,7 @@ def _subscript(arr, idx, base):
     return items[i] if 0 <= i < len(items) else None
 
 
-_STATIC = {("pg_catalog", "pg_type"), ("pg_catalog", "pg_range"), ("pg_catalog", "pg_am"),
+_STATIC = {("pg_catalog", "pg_range"), ("pg_catalog", "pg_am"),
            ("pg_catalog", "pg_collation"), ("pg_catalog", "pg_tablespace"), ("pg_catalog", "pg_language")}
 _STATIC_CACHE: dict[tuple[str, str, str, str], list[tuple]] = {}
 
@@ -197,6 +225,7 @@ def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connectio
     db.create_function("_pg_array_cat", 2, errs.wrap(
         lambda a, b: None if a is None and b is None else _to_sqlite((_from_json(a) or []) + (_from_json(b) or []))))
     db.create_function("_pg_subscript", 3, errs.wrap(_subscript))
+    db.create_aggregate("_pg_agg_ordered", -1, _OrderedAgg)
     db.create_function("_pg_one_row", 1, errs.wrap(lambda v: json.dumps([_from_json(v) if isinstance(v, str)
                                                                          and v.startswith("[") else v])))
     return db, errs

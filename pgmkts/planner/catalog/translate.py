@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from pgmkts import errors
-from pgmkts.planner.catalog import model
+from pgmkts.planner.catalog import model, pgdata
 from pgmkts.planner.catalog.functions import FUNCTIONS, to_regtype
 
 UNKNOWN, BOOL, INT2, INT4, INT8, TEXT, OID, NAME, FLOAT8, NUMERIC = 705, 16, 21, 23, 20, 25, 26, 19, 701, 1700
@@ -49,6 +49,7 @@ class Source:
     alias: str
     cols: list[tuple[str, int]]
     colmap: dict[str, str] = field(default_factory=dict)   # PG column name → SQLite column name
+    system: dict[str, tuple[exp.Expression, int]] = field(default_factory=dict)  # tableoid & co.
 
     def find(self, name: str) -> tuple[str, int] | None:
         for n, t in self.cols:
@@ -266,7 +267,9 @@ class Translator:
                 raise errors.UndefinedTable(f'relation "{src.sql("postgres")}" does not exist')
             self.tables.add(target)
             cols = model.columns_of(*target) or []
-            frame.append(Source(alias or name, self._renamed(cols, colnames)))
+            reloid = (pgdata.RELATION_OIDS if target[0] == "pg_catalog" else pgdata.INFO_SCHEMA_OIDS).get(name, 0)
+            frame.append(Source(alias or name, self._renamed(cols, colnames),
+                                system={"tableoid": (exp.Literal.number(reloid), OID)}))  # psql's \dd
             return exp.Table(this=exp.to_identifier(f"{target[0]}.{target[1]}", quoted=True),
                              alias=exp.TableAlias(this=exp.to_identifier(alias or name, quoted=True)))
         if isinstance(src, exp.Subquery):
@@ -357,6 +360,8 @@ class Translator:
                 hit = src.find(name)
                 if hit is not None:
                     return exp.column(hit[0], src.alias, quoted=True), hit[1]
+                if name in src.system:
+                    return src.system[name][0].copy(), src.system[name][1]
                 if not tbl and src.alias == name and len(src.cols) == 1 and src.colmap:
                     return exp.column("value", src.alias, quoted=True), src.cols[0][1]
         if not tbl and name.lower() in ("user", "current_user", "session_user", "current_role",
@@ -638,9 +643,22 @@ class Translator:
         if isinstance(e, (exp.LogicalAnd, exp.LogicalOr)):     # bool_and/bool_or over 0/1
             node, _ = self.expr(e.this, scope)
             return _fn("min" if isinstance(e, exp.LogicalAnd) else "max", node), BOOL
+        if isinstance(e, (exp.ArrayAgg, exp.GroupConcat)) and isinstance(e.this, exp.Order):
+            # SQLite 3.40 has no ORDER BY inside aggregates: _pg_agg_ordered sorts in its finalizer
+            # (asyncpg's attrnames/attrtypoids and SQLAlchemy's index columns depend on the order)
+            node, t = self.expr(e.this.this, scope)
+            keys, dirs = [], ""
+            for o in e.this.expressions:
+                keys.append(self.expr(o.this, scope)[0])
+                dirs += "d" if o.args.get("desc") else "a"
+            if isinstance(e, exp.ArrayAgg):
+                return _fn("_pg_agg_ordered", exp.Literal.string("array"), exp.Literal.string(dirs),
+                           node, *keys), array_of(t)
+            sep = self.expr(e.args.get("separator") or exp.Literal.string(","), scope)[0]
+            return _fn("_pg_agg_ordered", exp.Literal.string("string"), exp.Literal.string(dirs),
+                       node, sep, *keys), TEXT
         if isinstance(e, exp.ArrayAgg):
-            inner = e.this.this if isinstance(e.this, exp.Order) else e.this
-            node, t = self.expr(inner, scope)    # SQLite 3.40 has no ORDER BY in aggregates: input order
+            node, t = self.expr(e.this, scope)
             return _fn("json_group_array", node), array_of(t)
         if isinstance(e, (exp.Explode, exp.ExplodingGenerateSeries, exp.GenerateSeries, exp.Unnest)):
             raise errors.FeatureNotSupported("set-returning functions are only supported in FROM here")

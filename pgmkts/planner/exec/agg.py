@@ -77,6 +77,9 @@ def aggregate(name: str, args: list, gid: np.ndarray, ngroups: int, *, distinct:
     if name in ("bool_and", "every", "bool_or"):
         kind = "all" if name != "bool_or" else "any"
         return _acero(kind, v, gid, ngroups, pc.ScalarAggregateOptions(skip_nulls=True, min_count=1))
+    if name == "string_agg" and v.null_count:
+        keep = ~v.is_null().to_numpy(zero_copy_only=False)
+        v, gid = v.filter(pa.array(keep)), gid[keep]
     if name in ("array_agg", "string_agg"):
         lists = _acero("list", v, gid, ngroups)
         if name == "array_agg":

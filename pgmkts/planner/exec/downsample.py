@@ -53,11 +53,13 @@ def sorted_groups(ds: Downsample, f, ev) -> tuple[np.ndarray, int, np.ndarray] |
     if n > 1:
         new[1:] = idx[1:] != idx[:-1]
         if ds.by_symbol:
-            si = f.find("symbol", None)
-            sym = f.cols[si]
-            # per-bucket reads are concatenated symbol by symbol: a symbol change starts a group
-            codes = pc.dictionary_encode(sym).indices.to_numpy(zero_copy_only=False)
-            new[1:] |= codes[1:] != codes[:-1]
+            # per-bucket reads are concatenated symbol by symbol: a bucket start starts a group
+            if f.segments is not None:
+                new[np.asarray(f.segments, np.int64)] = True
+            else:
+                si = f.find("symbol", None)
+                codes = pc.dictionary_encode(f.cols[si]).indices.to_numpy(zero_copy_only=False)
+                new[1:] |= codes[1:] != codes[:-1]
         # contiguity needs non-decreasing time within a bucket; otherwise fall back to hashing
         if not ds.by_symbol and np.any(idx[1:] < idx[:-1]):
             return None

@@ -218,12 +218,52 @@ class Evaluator:
         v2, hi = _coerce_unknown(node.this, v, node.args["high"], hi, self.ctx)
         return pc.and_kleene(compare(exp.GTE, v1, lo), compare(exp.LTE, v2, hi))
 
+    def _distinct_from(self, node, f: Frame):
+        a, b = self.eval(node.this, f), self.eval(node.expression, f)
+        a, b = _coerce_unknown(node.this, a, node.expression, b, self.ctx)
+        eq = compare(exp.EQ, a, b)
+        an = pc.is_null(a) if not isinstance(a, pa.Scalar) else pa.scalar(not a.is_valid)
+        bn = pc.is_null(b) if not isinstance(b, pa.Scalar) else pa.scalar(not b.is_valid)
+        same = pc.or_(pc.and_(an, bn), pc.fill_null(eq, False))
+        return same if isinstance(node, exp.NullSafeEQ) else pc.invert(same)
+
+    def _in_tuple(self, node: exp.In, f: Frame, q):
+        from pgmkts.planner.exec.keys import group_ids
+        from pgmkts.planner.exec.select import run_subquery
+        sub = run_subquery(q.this if isinstance(q, exp.Subquery) else q, self.ctx)
+        left = [broadcast(self.eval(e, f), f.n) for e in node.this.expressions]
+        if len(left) != len(sub.cols):
+            raise errors.SyntaxError_("subquery has the wrong number of columns")
+        keys = []
+        for a, b in zip(left, sub.cols, strict=True):
+            t = common_type([a.type, b.type])
+            keys.append(pa.concat_arrays([cast_value(a, t, self.ctx.tz), cast_value(b, t, self.ctx.tz)]))
+        gid, ng = group_ids(keys, f.n + sub.n)
+        present = np.zeros(ng, bool)
+        present[gid[f.n:]] = True
+        return pa.array(present[gid[:f.n]])
+
     def _in(self, node: exp.In, f: Frame):
-        v = self.eval(node.this, f)
         q = node.args.get("query")
+        if isinstance(node.this, exp.Tuple) and q is not None:
+            return self._in_tuple(node, f, q)
+        v = self.eval(node.this, f)
         if q is not None:
-            from pgmkts.planner.exec.select import run_subquery
-            sub = run_subquery(q.this if isinstance(q, exp.Subquery) else q, self.ctx)
+            from pgmkts.planner.exec.select import per_outer_row, run_subquery
+            qn = q.this if isinstance(q, exp.Subquery) else q
+            try:
+                sub = run_subquery(qn, self.ctx)
+            except errors.UndefinedColumn:
+                if f.n == 0 or not f.cols:
+                    raise
+                vb = broadcast(v, f.n)
+
+                def member(sub, i=[0]):  # noqa: B006 - row counter across calls
+                    x = vb[i[0]]
+                    i[0] += 1
+                    r = _in_values(cast_value(x, sub.cols[0].type, self.ctx.tz), sub.cols[0])
+                    return r.as_py()
+                return pa.array(per_outer_row(qn, self.ctx, f, member), pa.bool_())
             if len(sub.cols) != 1:
                 raise errors.SyntaxError_("subquery has too many columns")
             vals = sub.cols[0]
@@ -233,7 +273,7 @@ class Evaluator:
                 vals = cast_value(vals, t, self.ctx.tz)
             return _in_values(v, vals)
         items = [self.eval(e, f) for e in node.expressions]
-        items = [_coerce_unknown(node.this, v, e, it, self.ctx)[1] for e, it in zip(node.expressions, items)]
+        items = [_coerce_unknown(node.this, v, e, it, self.ctx)[1] for e, it in zip(node.expressions, items, strict=False)]
         if all(isinstance(it, pa.Scalar) for it in items):
             t = common_type([type_of(v)] + [it.type for it in items])
             vals = pa.array([cast_value(it, t, self.ctx.tz).as_py() for it in items], t)
@@ -292,7 +332,7 @@ class Evaluator:
         vals.append(self.eval(dflt, f) if dflt is not None else pa.scalar(None, pa.null()))
         t = common_type([type_of(v) for v in vals])
         if all(isinstance(c, pa.Scalar) for c in conds):
-            for c, v in zip(conds, vals):
+            for c, v in zip(conds, vals, strict=False):
                 if c.is_valid and c.as_py():
                     return cast_value(v, t, self.ctx.tz)
             return cast_value(vals[-1], t, self.ctx.tz)
@@ -319,9 +359,14 @@ class Evaluator:
         return run_scalar_subquery(node.this, self.ctx, f)
 
     def _exists(self, node: exp.Exists, f: Frame):
-        from pgmkts.planner.exec.select import run_subquery
+        from pgmkts.planner.exec.select import per_outer_row, run_subquery
         q = node.this.this if isinstance(node.this, exp.Subquery) else node.this
-        sub = run_subquery(q, self.ctx, limit_one=True)
+        try:
+            sub = run_subquery(q, self.ctx, limit_one=True)
+        except errors.UndefinedColumn:
+            if f.n == 0 or not f.cols:
+                raise
+            return pa.array(per_outer_row(q, self.ctx, f, lambda sub: sub.n > 0), pa.bool_())
         return pa.scalar(sub.n > 0)
 
     def _window(self, node, f):
@@ -604,7 +649,8 @@ _DISPATCH = {
     exp.TryCast: Evaluator._cast, exp.Case: Evaluator._case, exp.If: Evaluator._if,
     exp.Subquery: Evaluator._subquery, exp.Exists: Evaluator._exists, exp.Window: Evaluator._window,
     exp.Tuple: Evaluator._tuple, exp.DPipe: Evaluator._dpipe, exp.Array: Evaluator._array,
-    exp.AtTimeZone: Evaluator._attz, exp.Star: Evaluator._star, exp.Filter: Evaluator._agg,
+    exp.AtTimeZone: Evaluator._attz, exp.NullSafeEQ: Evaluator._distinct_from,
+    exp.NullSafeNEQ: Evaluator._distinct_from, exp.Star: Evaluator._star, exp.Filter: Evaluator._agg,
     exp.Alias: lambda self, n, f: self.eval(n.this, f),
 }
 

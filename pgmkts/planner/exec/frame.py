@@ -44,7 +44,7 @@ class Ctx:
 class Frame:
     """Named columns of equal length. names: (qualifier or None, column name) pairs."""
 
-    __slots__ = ("cols", "names", "n", "subst", "meta", "grouping_src")
+    __slots__ = ("cols", "names", "n", "subst", "meta", "grouping_src", "segments")
 
     def __init__(self, cols: list, names: list[tuple[str | None, str]], n: int | None = None,
                  meta: list[dict | None] | None = None) -> None:
@@ -54,6 +54,7 @@ class Frame:
         self.subst: dict[str, Any] | None = None   # expression key → precomputed column
         self.meta = meta or [None] * len(cols)        # per column: field metadata (pg_oid)
         self.grouping_src: Frame | None = None     # in an aggregate frame: the input (for 42803)
+        self.segments: list[int] | None = None     # group scans: first row of each bucket (unfiltered)
 
     def find(self, name: str, qual: str | None) -> int | None:
         hits = [i for i, (q, nm) in enumerate(self.names)

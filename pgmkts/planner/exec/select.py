@@ -33,6 +33,8 @@ def run_query(plan, ctx: Ctx) -> Frame:
             return run_setop(plan, ctx)
         if isinstance(plan, P.ValuesPlan):
             return S.run_values(plan.node, Evaluator(ctx), None, None)
+        if isinstance(plan, P.RecursivePlan):
+            return run_recursive(plan, ctx)
         raise errors.FeatureNotSupported(f"plan {type(plan).__name__}")
     finally:
         ctx.ctes = saved
@@ -320,13 +322,19 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
                 gkeys.append(e.this if isinstance(e, exp.Alias) else e)
         else:
             gkeys.append(k)
-    key_vals = [broadcast(ev.eval(k, f), f.n) for k in gkeys]
     fast = None
     if plan.downsample is not None and isinstance(plan.source, P.Scan):
         from pgmkts.planner.exec.downsample import sorted_groups
         fast = sorted_groups(plan.downsample, f, ev)
     if fast is not None:
         gid, ng, firsts = fast
+        # keys are evaluated on one row per group only
+        head = f.take(firsts)
+        key_vals = [broadcast(ev.eval(k, head), head.n) for k in gkeys]
+    else:
+        key_vals = [broadcast(ev.eval(k, f), f.n) for k in gkeys]
+    if fast is not None:
+        pass  # gid/ng/firsts from the sorted runs
     elif gkeys:
         gid, ng = group_ids(key_vals, f.n)
         if f.n == 0:
@@ -339,8 +347,8 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
     else:
         gid, ng, firsts = np.zeros(f.n, np.int64), 1, None
     cols, names, subst = [], [], {}
-    for k, v in zip(gkeys, key_vals):
-        kv = v.take(pa.array(firsts)) if firsts is not None else v
+    for k, v in zip(gkeys, key_vals, strict=False):
+        kv = v.take(pa.array(firsts)) if firsts is not None and fast is None else v
         subst[node_key(k)] = kv
         if isinstance(k, exp.Column):
             cols.append(kv)
@@ -380,7 +388,7 @@ def run_setop(plan: P.SetOpPlan, ctx: Ctx) -> Frame:
     if len(left.cols) != len(right.cols):
         raise errors.SyntaxError_(f"each {plan.kind.upper()} query must have the same number of columns")
     cols_l, cols_r = [], []
-    for a, b in zip(left.cols, right.cols):
+    for a, b in zip(left.cols, right.cols, strict=False):
         t = common_type([a.type, b.type])
         cols_l.append(cast_value(a, t))
         cols_r.append(cast_value(b, t))
@@ -437,6 +445,48 @@ def run_setop(plan: P.SetOpPlan, ctx: Ctx) -> Frame:
     return out
 
 
+MAX_RECURSION = 100_000
+
+
+def run_recursive(plan: P.RecursivePlan, ctx: Ctx) -> Frame:
+    """PostgreSQL 7.8.2: evaluate the anchor, then the step over the working table until empty."""
+    result = run_query(plan.anchor, ctx)
+    names = [(plan.name, (plan.cols[i] if plan.cols and i < len(plan.cols) else nm))
+             for i, (_q, nm) in enumerate(result.names)]
+    result = Frame(result.cols, names, result.n, list(result.meta))
+    if plan.distinct:
+        gid, ng = group_ids(result.cols, result.n)
+        result = result.take(first_occurrence(gid, ng))
+    work = result
+    parts = [result]
+    total = result.n
+    saved = ctx.ctes
+    try:
+        for _ in range(MAX_RECURSION):
+            if work.n == 0:
+                break
+            ctx.ctes = dict(saved)
+            ctx.ctes[plan.name] = work
+            new = run_query(plan.step, ctx)
+            cols = [cast_value(c, common_type([c.type, r.type])) for c, r in zip(new.cols, result.cols,
+                                                                              strict=True)]
+            new = Frame(cols, names, new.n)
+            if plan.distinct and new.n:
+                seen = concat_frames(parts + [new])
+                gid, ng = group_ids(seen.cols, seen.n)
+                first = first_occurrence(gid, ng)
+                keep = first[first >= total] - total
+                new = new.take(keep)
+            work = new
+            parts.append(new)
+            total += new.n
+        else:
+            raise errors.ProgramLimitExceeded(f"WITH RECURSIVE did not finish after {MAX_RECURSION} steps")
+    finally:
+        ctx.ctes = saved
+    return concat_frames([p for p in parts if p.n] or [result])
+
+
 # -------------------------------------------------------------------- sub-queries
 
 def _plan_sub(node: exp.Expression, ctx: Ctx):
@@ -468,6 +518,21 @@ def run_scalar_subquery(node: exp.Expression, ctx: Ctx, outer: Frame):
     if sub.n == 0:
         return pa.scalar(None, sub.cols[0].type)
     return sub.cols[0][0]
+
+
+def per_outer_row(node, ctx: Ctx, outer: Frame, fn) -> list:
+    """A correlated sub-query run once per outer row (bounded): fn(sub-result frame) per row."""
+    if outer.n > 20000:
+        raise errors.FeatureNotSupported("correlated sub-queries over more than 20000 rows")
+    saved = ctx.outer
+    out = []
+    try:
+        for i in range(outer.n):
+            ctx.outer = outer.slice(i, 1)
+            out.append(fn(run_subquery(node, ctx)))
+    finally:
+        ctx.outer = saved
+    return out
 
 
 def _correlated(node, ctx: Ctx, outer: Frame):

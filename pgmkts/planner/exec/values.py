@@ -342,6 +342,18 @@ def _cast_from_text(v, target: pa.DataType, tz: str):
             raise errors.InvalidTextRepresentation(f'invalid input syntax for type {kind}: "{s}"') from None
         return pa.scalar(s).cast(target)
     if pa.types.is_timestamp(target):
+        # vectorised first: ISO strings with an offset, then naive ones in the session zone
+        try:
+            return pc.cast(v, TS).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        try:
+            naive = pc.cast(v, pa.timestamp("us"))
+            if tz.upper() in ("UTC", "GMT"):
+                return naive.cast(pa.int64()).cast(target)
+            return pc.assume_timezone(naive, tz).cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
         vals = v.to_pylist()
         us = [None if s is None else parse_timestamp_us(s, tz) for s in vals]
         return pa.array(us, pa.int64()).cast(target)

@@ -140,7 +140,7 @@ def _compute(ev, fn, f, perm, n, part_start, part_end, peer_start, last_peer, ne
             # long frames (running min/max): accumulate per partition
             out = np.empty(n)
             starts = np.flatnonzero(np.r_[True, part_id[1:] != part_id[:-1]]) if n else []
-            for s0, e0 in zip(starts, list(starts[1:]) + [n]):
+            for s0, e0 in zip(starts, list(starts[1:]) + [n], strict=False):
                 acc = red.accumulate(x[s0:e0])
                 out[s0:e0] = acc[hi[s0:e0] - s0]
         else:

@@ -12,8 +12,17 @@ def last_n(select: exp.Select, residual: list[exp.Expression], qualifiers: set[s
     """(limit expression incl. offset, from_end) when the scan can stop after n rows."""
     order = select.args.get("order")
     limit = select.args.get("limit")
-    if residual or has_agg or has_window or select.args.get("distinct") or order is None or limit is None:
+    if residual or has_agg or has_window or select.args.get("distinct") or limit is None:
         return None
+    if order is None:
+        # no ORDER BY: any n rows will do; storage order (time) costs nothing
+        lim = limit.expression
+        if lim is None or not is_constant(lim, allow_now=False):
+            return None
+        off = select.args.get("offset")
+        if off is not None and not is_constant(off.expression, allow_now=False):
+            return None
+        return (lim if off is None else exp.Add(this=lim, expression=off.expression)), False
     if len(order.expressions) != 1:
         return None
     o = order.expressions[0]

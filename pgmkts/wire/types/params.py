@@ -45,6 +45,29 @@ def _ts_text(s: str, tz: bool) -> dt.datetime:
     return v
 
 
+def _bytea_escape(s: str) -> bytes:
+    """bytea 'escape' input: a doubled backslash is a backslash, backslash+3 octal digits a byte."""
+    out = bytearray()
+    i = 0
+    raw = s.encode("utf-8")
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x5C:
+            if raw[i + 1:i + 2] == b"\\":
+                out.append(0x5C)
+                i += 2
+                continue
+            octal = raw[i + 1:i + 4]
+            if len(octal) == 3 and all(0x30 <= b <= 0x37 for b in octal):
+                out.append(int(octal, 8))
+                i += 4
+                continue
+            raise ValueError(s)
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
 def decode_text(oid: int, raw: bytes):
     try:
         s = raw.decode("utf-8")
@@ -73,7 +96,7 @@ def decode_text(oid: int, raw: bytes):
         if oid == 1082:
             return dt.date.fromisoformat(s.strip())
         if oid == 17:
-            return bytes.fromhex(s[2:]) if s.startswith("\\x") else s.encode()
+            return bytes.fromhex(s[2:]) if s.startswith("\\x") else _bytea_escape(s)
     except (ValueError, InvalidOperation):
         raise _bad(oid, s) from None
     return s    # text, varchar, unknown (0), interval, ...: the planner casts strings itself

@@ -61,7 +61,7 @@ def parse_column(col: pa.Array, oid: int, name: str, session_tz: str = "UTC") ->
         if oid == 16:
             low = pc.utf8_lower(pc.utf8_trim_whitespace(col))
             is_t, is_f = pc.is_in(low, pa.array(_TRUE)), pc.is_in(low, pa.array(_FALSE))
-            ok = pc.or_(is_t, is_f)
+            ok = pc.or_(pc.or_(is_t, is_f), pc.is_null(col))
             if not pc.all(pc.fill_null(ok, True)).as_py():
                 raise InvalidTextRepresentation(
                     f'invalid input syntax for type boolean: "{_first_bad(col, ok)}" (column {name})')

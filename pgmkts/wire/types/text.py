@@ -35,6 +35,8 @@ def float_text(arr: pa.Array, float4: bool) -> pa.Array:
     with np.errstate(invalid="ignore"):
         a = np.abs(vals.astype(np.float64))
         odd = ~np.isfinite(a) | (a >= (1e6 if float4 else 1e15)) | ((a < 1e-4) & (a != 0))
+    # Arrow also switches to exponent form for long mantissas PostgreSQL prints plainly
+    odd |= pc.fill_null(pc.match_substring(out, "e"), False).to_numpy(zero_copy_only=False)
     if arr.null_count:
         odd &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not odd.any():

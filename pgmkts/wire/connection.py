@@ -1,0 +1,779 @@
+"""One PostgreSQL client connection: the only module here doing asyncio socket I/O.
+
+An explicit `State` drives it: STARTUP → (TLS) → AUTH → IDLE ⇄ BUSY, with EXT_ERROR (discard
+until Sync, docs §55.2.3) and COPY_IN sub-states. Protocol logic lives in the sans-I/O modules;
+this file reads bytes, calls the planner Session (in a worker thread unless the statement is
+known to be cheap), and writes with back-pressure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hmac
+import logging
+import os
+import time
+from typing import Any
+
+from pgmkts import errors
+from pgmkts.planner.result import Prepared
+from pgmkts.wire import auth
+from pgmkts.wire import messages as m
+from pgmkts.wire.copy import CopyInDecoder, CopyOutEncoder
+from pgmkts.wire.framing import (
+    CANCEL_REQUEST,
+    GSSENC_REQUEST,
+    PROTOCOL_3_0,
+    SSL_REQUEST,
+    Framer,
+    Message,
+    parse_startup_params,
+)
+from pgmkts.wire.notify import MAX_PAYLOAD, parse_notify
+from pgmkts.wire.portal import Portal, parse_duration_ms, take_rows
+from pgmkts.wire.types import decode_param, encode_datarows
+
+log = logging.getLogger("pgmkts.wire")
+
+FLUSH_BYTES = 1 << 16          # buffered protocol output is written once it exceeds this
+CHEAP_SECONDS = 0.002          # statements measured below this run inline on the loop
+INLINE_ROWS = 2048             # batches up to this size are encoded inline after a cheap statement
+
+
+class State(enum.Enum):
+    STARTUP = "startup"
+    AUTH = "auth"
+    IDLE = "idle"
+    BUSY = "busy"
+    EXT_ERROR = "ext_error"    # an extended-protocol message failed: discard until Sync
+    COPY_IN = "copy_in"
+    CLOSED = "closed"
+
+
+class Fatal(Exception):
+    """Send this ErrorResponse with severity FATAL and close the connection."""
+
+    def __init__(self, exc: errors.PgmktsError) -> None:
+        super().__init__(exc.message)
+        self.exc = exc
+
+
+class _Closed(Exception):
+    """The peer went away (EOF/reset) — nothing more to send."""
+
+
+class Connection:
+    def __init__(self, server: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.app = server.app
+        self.cfg = server.app.config
+        self.reader = reader
+        self.writer = writer
+        self.framer = Framer(self.cfg.limits.max_message_bytes)
+        self.state = State.STARTUP
+        self.session: Any = None
+        self.pid = 0
+        self.secret = 0
+        self.user = ""
+        self.tls = False
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self.statements: dict[str, Prepared] = {}
+        self.portals: dict[str, Portal] = {}
+        self.cancel_reason: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._idle = False
+        self._pending_notifies: list[bytes] = []
+        self._listen_unsubs: dict[str, Any] = {}
+        self._registered = False
+        self.inline = False
+
+    # ------------------------------------------------------------------ output
+    def send(self, data: bytes) -> None:
+        if data:
+            self._out.append(data)
+            self._out_size += len(data)
+
+    async def flush(self) -> None:
+        if self._out:
+            out = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+            self._out.clear()
+            self._out_size = 0
+            self.writer.write(out)
+        try:
+            await self.writer.drain()
+        except (ConnectionError, OSError) as e:
+            raise _Closed() from e
+
+    async def maybe_flush(self) -> None:
+        if self._out_size >= FLUSH_BYTES:
+            await self.flush()
+
+    def metric(self, name: str, n: float = 1) -> None:
+        c = getattr(self.app.metrics, name, None)
+        if c is not None:
+            try:
+                c.labels(proto="pg").inc(n)
+            except Exception:  # metrics must never break a query
+                pass
+
+    # ------------------------------------------------------------------ input
+    async def _read(self, timeout: float | None) -> None:
+        try:
+            if timeout:
+                data = await asyncio.wait_for(self.reader.read(1 << 16), timeout)
+            else:
+                data = await self.reader.read(1 << 16)
+        except (ConnectionError, OSError) as e:
+            raise _Closed() from e
+        if not data:
+            raise _Closed()
+        self.framer.feed(data)
+
+    async def read_message(self, timeout: float | None = None) -> Message:
+        while True:
+            msg = self.framer.next_message()
+            if msg is not None:
+                return msg
+            await self._read(timeout)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, first: bytes) -> None:
+        try:
+            self.framer.feed(first)
+            try:
+                await asyncio.wait_for(self._startup(), self.cfg.limits.startup_timeout_s or None)
+            except TimeoutError:
+                raise Fatal(errors.ProtocolViolation(
+                    "canceling authentication due to timeout (limits.startup_timeout_s)")) from None
+            if self.state is State.CLOSED:
+                return
+            await self._main_loop()
+        except (Fatal, errors.PgmktsError) as f:
+            # framing errors (bad lengths, oversized messages) cost only this connection
+            exc = f.exc if isinstance(f, Fatal) else f
+            self._out.clear()
+            self.send(m.error_from_exception(exc, "FATAL"))
+            try:
+                await self.flush()
+            except _Closed:
+                pass
+        except (_Closed, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("connection %s failed", self.pid)
+        finally:
+            self.state = State.CLOSED
+            self._cleanup()
+            try:
+                self.writer.close()
+            except Exception:
+                pass
+
+    def _cleanup(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+        for chan, unsub in list(self._listen_unsubs.items()):
+            if unsub:
+                unsub()
+            self.server.channels.unlisten(chan, self.pid)
+        self._listen_unsubs.clear()
+        if self._registered:
+            self.server.unregister(self)
+            self._registered = False
+        if self.session is not None:
+            self.session.cancel_event.set()   # a statement still running in a thread stops early
+
+    # ------------------------------------------------------------------ startup & auth
+    async def _startup(self) -> None:
+        while True:
+            pkt = self.framer.next_startup()
+            if pkt is None:
+                await self._read(None)
+                continue
+            if pkt.code == SSL_REQUEST:
+                await self._ssl_request()
+                continue
+            if pkt.code == GSSENC_REQUEST:
+                self.writer.write(b"N")
+                continue
+            if pkt.code == CANCEL_REQUEST:
+                pid, secret = m.parse_cancel(pkt.body)
+                self.server.cancel(pid, secret)
+                self.state = State.CLOSED
+                return
+            if pkt.code >> 16 != 3:
+                raise Fatal(errors.FeatureNotSupported(
+                    f"unsupported frontend protocol {pkt.code >> 16}.{pkt.code & 0xFFFF}: "
+                    "server supports 3.0"))
+            if pkt.code != PROTOCOL_3_0:
+                # 3.x with x > 0: NegotiateProtocolVersion would be polite; 3.0 is what we speak
+                self.send(m.msg(b"v", (PROTOCOL_3_0).to_bytes(4, "big") + (0).to_bytes(4, "big")))
+            params = parse_startup_params(pkt.body)
+            break
+        self.framer.startup = False
+        if self.cfg.tls.required and not self.tls:
+            raise Fatal(errors.InvalidAuthorization(
+                "this server requires TLS (tls.required in mkts.yml); connect with sslmode=require"))
+        self.user = params.get("user", "")
+        if not self.user:
+            raise Fatal(errors.InvalidAuthorization("no PostgreSQL user name specified in startup packet"))
+        if not self.server.register(self):
+            raise Fatal(errors.TooManyConnections(
+                f"sorry, too many clients already (limits.max_connections = {self.cfg.limits.max_connections})"))
+        self._registered = True
+        self.state = State.AUTH
+        role = await self._authenticate()
+        self._make_session(params, role)
+        self.send(m.AUTH_OK)
+        for name in ("server_version", "server_encoding", "client_encoding", "DateStyle", "IntervalStyle",
+                     "TimeZone", "integer_datetimes", "standard_conforming_strings", "application_name",
+                     "is_superuser", "session_authorization", "default_transaction_read_only",
+                     "in_hot_standby"):
+            value = self.session.settings.get(name)
+            if value is not None:
+                self.send(m.parameter_status(name, value))
+        self.session.parameter_changes.clear()
+        self.send(m.backend_key_data(self.pid, self.secret))
+        self.send(m.ready_for_query(self.session.txn_status))
+        self.state = State.IDLE
+        await self.flush()
+        self.metric("connections_total")
+
+    async def _ssl_request(self) -> None:
+        ctx = self.server.ssl_context
+        if ctx is None or self.tls:
+            self.writer.write(b"N")
+            return
+        if self.framer.buffered:
+            # bytes after SSLRequest before the handshake could be injected (CVE-2021-23214)
+            raise Fatal(errors.ProtocolViolation("received unencrypted data after SSL request"))
+        self.writer.write(b"S")
+        await self.writer.drain()
+        await self.writer.start_tls(ctx)
+        self.tls = True
+
+    def _user(self):
+        for u in self.cfg.auth.users:
+            if u.name == self.user:
+                return u
+        return None
+
+    async def _password_message(self) -> bytes:
+        self.framer.max_message_bytes = min(self.framer.max_message_bytes, 65536)
+        msg = await self.read_message()
+        if msg.type != b"p":
+            raise Fatal(errors.ProtocolViolation(
+                f"expected password response, got message type {msg.type!r}"))
+        return msg.body
+
+    async def _authenticate(self) -> str:
+        method = self.cfg.auth.method
+        user = self._user()
+        role = user.role if user is not None else "readwrite"
+        if method == "trust":
+            return role
+        limit = self.framer.max_message_bytes
+        try:
+            stored = user.password if user is not None else None
+            if method == "password":
+                self.send(m.AUTH_CLEARTEXT)
+                await self.flush()
+                given = m.parse_password(await self._password_message())
+                if not auth.check_cleartext(stored, given):
+                    raise Fatal(auth.failed(self.user, "cleartext"))
+            elif method == "md5":
+                salt = os.urandom(4)
+                self.send(m.auth_md5(salt))
+                await self.flush()
+                given = m.parse_password(await self._password_message())
+                if not auth.check_md5(self.user, stored, salt, given):
+                    raise Fatal(auth.failed(self.user, "MD5"))
+            else:
+                self.send(m.auth_sasl(["SCRAM-SHA-256"]))
+                await self.flush()
+                mech, first = m.parse_sasl_initial(await self._password_message())
+                if mech != "SCRAM-SHA-256":
+                    raise Fatal(errors.ProtocolViolation(
+                        f"client selected an invalid SASL authentication mechanism {mech!r}"))
+                ex = auth.ScramExchange(self.user, auth.verifier_for(stored))
+                self.send(m.auth_sasl_continue(ex.server_first(first)))
+                await self.flush()
+                final = await self._password_message()
+                self.send(m.auth_sasl_final(ex.server_final(final)))
+        except errors.PgmktsError as e:
+            raise Fatal(e) from None
+        finally:
+            self.framer.max_message_bytes = limit
+        return role
+
+    def _make_session(self, params: dict[str, str], role: str) -> None:
+        from pgmkts.planner.session import Session
+
+        settings = {"TimeZone": self.cfg.timezone}
+        for key in ("application_name", "client_encoding", "DateStyle", "TimeZone", "IntervalStyle",
+                    "search_path", "extra_float_digits", "statement_timeout"):
+            if key in params:
+                settings[key] = params[key]
+            elif key.lower() in {k.lower() for k in params}:
+                settings[key] = next(v for k, v in params.items() if k.lower() == key.lower())
+        if self.cfg.limits.statement_timeout_ms and "statement_timeout" not in settings:
+            settings["statement_timeout"] = str(self.cfg.limits.statement_timeout_ms)
+        # asyncpg sends client_encoding='utf-8' quoted, as a GUC string literal
+        enc = settings.get("client_encoding", "UTF8").strip("'\" ").upper().replace("-", "").replace("_", "")
+        if enc not in ("UTF8", "UNICODE"):
+            raise Fatal(errors.FeatureNotSupported(
+                f'client_encoding "{settings["client_encoding"]}" is not supported: only UTF8'))
+        settings["client_encoding"] = "UTF8"
+        self.session = Session(self.app.engine, user=self.user, database=params.get("database") or self.user,
+                               settings=settings, read_only=role == "readonly")
+        self.session.backend_pid = self.pid
+
+    # ------------------------------------------------------------------ main loop
+    async def _main_loop(self) -> None:
+        idle_timeout = self.cfg.limits.idle_timeout_s or None
+        while True:
+            msg = self.framer.next_message()
+            if msg is None:
+                await self.flush()
+                waiting_idle = self.state is State.IDLE and self.session.txn_status == "I"
+                self._idle = waiting_idle
+                if waiting_idle and self._pending_notifies:
+                    self._deliver_pending()
+                    await self.flush()
+                try:
+                    await self._read(idle_timeout if waiting_idle else None)
+                except TimeoutError:
+                    e = errors.PgmktsError("terminating connection due to idle-session timeout "
+                                           "(limits.idle_timeout_s)")
+                    e.sqlstate = "57P05"
+                    raise Fatal(e) from None
+                finally:
+                    self._idle = False
+                continue
+            if msg.type == b"X":
+                return
+            await self._dispatch(msg)
+
+    async def _dispatch(self, msg: Message) -> None:
+        t = msg.type
+        if self.state is State.EXT_ERROR and t != b"S":
+            return   # docs §55.2.3: after an error, discard messages until Sync
+        try:
+            if t == b"Q":
+                await self._simple_query(m.parse_query(msg.body))
+            elif t in b"PBDECHS" and len(t) == 1:
+                await self._extended(msg)
+            elif t in (b"d", b"c", b"f"):
+                return   # CopyData/CopyDone/CopyFail outside COPY are ignored, as PostgreSQL does
+            else:
+                raise Fatal(errors.ProtocolViolation(f"invalid frontend message type {t!r}"))
+        except errors.ProtocolViolation as e:
+            raise Fatal(e) from None
+
+    # ------------------------------------------------------------------ running statements
+    async def call(self, fn, key: str | None = None):
+        """Run a planner step: inline when this statement text was measured cheap before,
+        otherwise in a worker thread so a heavy scan does not stall other connections."""
+        cheap = self.server.cheap
+        if key is not None and cheap.get(key):
+            self.inline = True
+            t0 = time.perf_counter()
+            out = fn()
+            if time.perf_counter() - t0 > CHEAP_SECONDS:
+                cheap.pop(key, None)
+            return out
+        self.inline = False
+        t0 = time.perf_counter()
+        out = await asyncio.get_running_loop().run_in_executor(None, fn)
+        if key is not None and time.perf_counter() - t0 < CHEAP_SECONDS:
+            self.server.mark_cheap(key)
+        return out
+
+    async def call_batch(self, pull, encode):
+        """Pull the next batch and encode it: a statement that ran inline produced its rows
+        cheaply, so pull inline too and encode inline when the batch is small."""
+        if self.inline:
+            got = pull()
+            if got[0] is None or got[0].num_rows <= INLINE_ROWS:
+                return encode(got)
+            return await asyncio.get_running_loop().run_in_executor(None, encode, got)
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: encode(pull()))
+
+    def _check_cancel(self) -> None:
+        if self.cancel_reason is not None:
+            reason = self.cancel_reason
+            self.cancel_reason = None
+            raise errors.QueryCanceled(f"canceling statement due to {reason}")
+
+    def cancel(self, reason: str = "user request") -> None:
+        if self.state in (State.BUSY, State.COPY_IN):
+            self.cancel_reason = reason
+            if self.session is not None:
+                self.session.cancel_event.set()
+
+    def _start_statement(self) -> None:
+        self.cancel_reason = None
+        self.state = State.BUSY
+        ms = parse_duration_ms(self.session.settings.get("statement_timeout"))
+        if ms > 0:
+            self._timer = asyncio.get_running_loop().call_later(ms / 1000, self.cancel, "statement timeout")
+
+    def _end_statement(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _error(self, exc: BaseException) -> None:
+        if isinstance(exc, errors.QueryCanceled) and self.cancel_reason == "statement timeout":
+            exc = errors.QueryCanceled("canceling statement due to statement timeout")
+        if isinstance(exc, errors.PgmktsError) and exc.severity == "FATAL":
+            raise Fatal(exc)
+        if not isinstance(exc, errors.PgmktsError):
+            log.exception("internal error in connection %s", self.pid, exc_info=exc)
+        self.cancel_reason = None
+        self.metric("errors_total")
+        self.send(m.error_from_exception(exc))
+
+    def _after_statement(self) -> None:
+        s = self.session
+        for name, value in s.parameter_changes:
+            self.send(m.parameter_status(name, value))
+        s.parameter_changes.clear()
+
+    def _ready(self) -> None:
+        self._end_statement()
+        if self.session.txn_status == "I":
+            self._deliver_pending()
+        self.send(m.ready_for_query(self.session.txn_status))
+        self.state = State.IDLE
+
+    async def _simple_query(self, sql: str) -> None:
+        self._start_statement()
+        self.metric("queries_total")
+        t0 = time.perf_counter()
+        try:
+            note = parse_notify(sql)
+            if note is not None:
+                self._notify(*note)
+                self.send(m.command_complete("NOTIFY"))
+            else:
+                it = self.session.execute(sql)
+                while True:
+                    res = await self.call(lambda: next(it, None), sql)
+                    if res is None:
+                        break
+                    await self._send_result(res, None, key=sql)
+                    self._after_statement()
+        except (_Closed, Fatal):
+            raise
+        except Exception as exc:  # every statement error goes to this client only
+            self._after_statement()
+            self._error(exc)
+        self._observe(t0)
+        self._ready()
+        await self.flush()
+
+    def _observe(self, t0: float) -> None:
+        h = getattr(self.app.metrics, "query_seconds", None)
+        if h is not None:
+            try:
+                h.labels(proto="pg").observe(time.perf_counter() - t0)
+            except Exception:
+                pass
+
+    async def _send_result(self, res, portal: Portal | None, key: str | None = None, limit: int = 0) -> bool:
+        """Send one Result. Returns False when a row-limited portal was suspended."""
+        for n in res.notices or ():
+            self.send(m.notice_response(n))
+        if res.empty:
+            self.send(m.EMPTY_QUERY)
+            return True
+        if res.copy is not None:
+            if res.copy.direction == "out":
+                await self._copy_out(res.copy)
+            else:
+                await self._copy_in(res.copy)
+            return True
+        if res.tag in ("LISTEN", "UNLISTEN"):
+            self._sync_listens()
+        if res.fields is None:
+            self.send(m.command_complete(res.tag))
+            return True
+        if portal is None:
+            fields = res.fields
+            formats = [0] * len(fields)
+            self.send(m.row_description(fields, formats))
+            pending, batches = None, res.batches
+        else:
+            fields = portal.fields if portal.fields and len(portal.fields) == len(res.fields) else res.fields
+            formats = portal.formats if len(portal.formats) == len(fields) else [0] * len(fields)
+            pending, batches = portal.pending, res.batches
+        oids = [f.type_oid for f in fields]
+        tz = self.session.settings.get("TimeZone", "UTC")
+        sent = 0
+        def encode(got):
+            chunk, rest, done = got
+            data = encode_datarows(chunk, oids, formats, tz) if chunk is not None else b""
+            return (chunk.num_rows if chunk is not None else 0), data, rest, done
+
+        while True:
+            left = limit - sent if limit > 0 else 0
+            n, data, pending, done = await self.call_batch(
+                lambda pending=pending, left=left: take_rows(pending, batches, left), encode)
+            self._check_cancel()
+            if done:
+                break
+            sent += n
+            self.send(data)
+            await self.maybe_flush()
+            if limit > 0 and sent >= limit:
+                if pending is None:
+                    # peek: PostgreSQL suspends only if another row exists
+                    pending, _, done = take_rows(None, batches, 0)
+                    if done:
+                        break
+                if portal is not None:
+                    portal.pending = pending
+                    portal.sent += sent
+                self.send(m.PORTAL_SUSPENDED)
+                return False
+        self.metric("rows_out_total", sent)
+        if portal is not None:
+            portal.sent += sent
+            portal.done = True
+            tag = res.tag if not (limit > 0 or portal.sent != sent) else f"SELECT {sent}"
+        else:
+            tag = res.tag
+        self.send(m.command_complete(tag))
+        return True
+
+    # ------------------------------------------------------------------ COPY
+    async def _copy_out(self, spec) -> None:
+        enc = CopyOutEncoder(spec, self.session.settings.get("TimeZone", "UTC"))
+        self.send(enc.response())
+        self.send(enc.header())
+        batches = spec.batches or iter(())
+        def encode(got):
+            return None if got[0] is None else enc.encode(got[0])
+
+        while True:
+            data = await self.call_batch(lambda: (next(batches, None),), encode)
+            self._check_cancel()
+            if data is None:
+                break
+            self.send(data)
+            await self.maybe_flush()
+        self.send(enc.trailer())
+        self.send(m.COPY_DONE)
+        self.metric("rows_out_total", enc.rows)
+        self.send(m.command_complete(f"COPY {enc.rows}"))
+
+    async def _copy_in(self, spec) -> None:
+        dec = CopyInDecoder(spec, self.session.settings.get("TimeZone", "UTC"))
+        self.send(dec.response())
+        await self.flush()
+        prev = self.state
+        self.state = State.COPY_IN
+        failure: errors.PgmktsError | None = None
+        try:
+            while True:
+                msg = await self.read_message()
+                if msg.type == b"d":
+                    if failure is None:
+                        dec.feed(msg.body)
+                elif msg.type == b"c":
+                    break
+                elif msg.type == b"f":
+                    text = msg.body.rstrip(b"\x00").decode("utf-8", "replace")
+                    raise errors.QueryCanceled(f"COPY from stdin failed: {text}")
+                elif msg.type in (b"H", b"S"):
+                    continue   # Flush/Sync during COPY IN are ignored (docs §55.2.6)
+                elif msg.type == b"X":
+                    raise _Closed()
+                else:
+                    failure = errors.ProtocolViolation(
+                        f"unexpected message type {msg.type!r} during COPY from stdin")
+                    break
+                if self.cancel_reason is not None:
+                    failure = errors.QueryCanceled(f"canceling statement due to {self.cancel_reason}")
+        finally:
+            self.state = prev
+        if failure is not None:
+            raise failure
+        table = await self.call(dec.table)
+        self._check_cancel()
+        n = await self.call(lambda: spec.consume(table))
+        self.metric("rows_in_total", n)
+        self.send(m.command_complete(f"COPY {n}"))
+
+    # ------------------------------------------------------------------ extended protocol
+    async def _extended(self, msg: Message) -> None:
+        t = msg.type
+        if t == b"S":
+            self._end_statement()
+            if self.state is not State.EXT_ERROR:
+                self._after_statement()
+            if self.session.txn_status == "I":
+                self.portals.clear()
+            self._ready()
+            await self.flush()
+            return
+        if t == b"H":
+            await self.flush()
+            return
+        try:
+            if t == b"P":
+                await self._parse(m.parse_parse(msg.body))
+            elif t == b"B":
+                self._bind(m.parse_bind(msg.body))
+            elif t == b"D":
+                self._describe(*m.parse_describe_or_close(msg.body, "Describe"))
+            elif t == b"E":
+                await self._execute(*m.parse_execute(msg.body))
+            elif t == b"C":
+                kind, name = m.parse_describe_or_close(msg.body, "Close")
+                (self.statements if kind == b"S" else self.portals).pop(name, None)
+                self.send(m.CLOSE_COMPLETE)
+        except (_Closed, Fatal):
+            raise
+        except errors.ProtocolViolation:
+            raise
+        except Exception as exc:
+            self._end_statement()
+            self._error(exc)
+            self.state = State.EXT_ERROR
+        await self.maybe_flush()
+
+    async def _parse(self, p) -> None:
+        if p.name and p.name in self.statements:
+            e = errors.PgmktsError(f'prepared statement "{p.name}" already exists')
+            e.sqlstate = "42P05"
+            raise e
+        note = parse_notify(p.query)
+        if note is not None:
+            prep = Prepared(p.query, [], None, stmt=("notify", note))
+        else:
+            prep = await self.call(lambda: self.session.prepare(p.query, p.param_oids), "P:" + p.query)
+        prep.name = p.name
+        self.statements[p.name] = prep
+        self.send(m.PARSE_COMPLETE)
+
+    def _statement(self, name: str) -> Prepared:
+        prep = self.statements.get(name)
+        if prep is None:
+            raise errors.InvalidPreparedStatement(f'prepared statement "{name}" does not exist')
+        return prep
+
+    def _bind(self, b) -> None:
+        prep = self._statement(b.statement)
+        if b.portal and b.portal in self.portals:
+            e = errors.PgmktsError(f'portal "{b.portal}" already exists')
+            e.sqlstate = "42P03"
+            raise e
+        oids = prep.param_oids
+        if len(b.params) != len(oids):
+            raise errors.ProtocolViolation(
+                f"bind message supplies {len(b.params)} parameters, but prepared statement "
+                f'"{prep.name}" requires {len(oids)}')
+        fmts = b.param_formats * len(b.params) if len(b.param_formats) == 1 else b.param_formats
+        values = [decode_param(oids[i], fmts[i] if fmts else 0, raw) for i, raw in enumerate(b.params)]
+        bound = prep if isinstance(prep.stmt, tuple) and prep.stmt[0] == "notify" else \
+            self.session.bind(prep, values)
+        fields = prep.fields
+        formats = m.per_column(b.result_formats, len(fields)) if fields else []
+        self.portals[b.portal] = Portal(bound, formats, fields)
+        self.send(m.BIND_COMPLETE)
+
+    def _describe(self, kind: bytes, name: str) -> None:
+        if kind == b"S":
+            prep = self._statement(name)
+            self.send(m.parameter_description(prep.param_oids))
+            self.send(m.row_description(prep.fields, [0] * len(prep.fields)) if prep.fields else m.NO_DATA)
+            return
+        portal = self.portals.get(name)
+        if portal is None:
+            raise errors.InvalidCursorName(f'portal "{name}" does not exist')
+        portal.described = True
+        self.send(m.row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
+
+    async def _execute(self, name: str, limit: int) -> None:
+        portal = self.portals.get(name)
+        if portal is None:
+            raise errors.InvalidCursorName(f'portal "{name}" does not exist')
+        if isinstance(portal.bound, Prepared):      # intercepted NOTIFY
+            self._notify(*portal.bound.stmt[1])
+            self.send(m.command_complete("NOTIFY"))
+            return
+        if portal.done:
+            self.send(m.command_complete(portal.result.tag if portal.result and not portal.result.fields
+                                         else "SELECT 0"))
+            return
+        self._start_statement()
+        self.metric("queries_total")
+        t0 = time.perf_counter()
+        key = "E:" + portal.bound.prepared.sql
+        try:
+            if portal.result is None:
+                portal.result = await self.call(lambda: self.session.run(portal.bound), key)
+            finished = await self._send_result(portal.result, portal, key=key, limit=max(limit, 0))
+            if finished:
+                portal.done = True
+            self._after_statement()
+        finally:
+            self._end_statement()
+            self._observe(t0)
+        self.state = State.IDLE
+
+    # ------------------------------------------------------------------ LISTEN / NOTIFY
+    def _sync_listens(self) -> None:
+        wanted = set(self.session.listens)
+        for chan in list(self._listen_unsubs):
+            if chan not in wanted:
+                unsub = self._listen_unsubs.pop(chan)
+                if unsub:
+                    unsub()
+                self.server.channels.unlisten(chan, self.pid)
+        hub = self.app.hub
+        for chan in wanted - set(self._listen_unsubs):
+            unsub = None
+            sub = getattr(hub, "subscribe_json", None) if hub is not None else None
+            if sub is not None and chan.count("/") == 2:
+                try:
+                    unsub = sub(chan, lambda tbk, payload, chan=chan: self._deliver(chan, payload, 0))
+                except ValueError:
+                    unsub = None   # not a bucket pattern: only NOTIFY reaches it
+            self._listen_unsubs[chan] = unsub
+            self.server.channels.listen(chan, self.pid, self._deliver)
+
+    def _notify(self, chan: str, payload: str) -> None:
+        if len(payload.encode()) >= MAX_PAYLOAD:
+            raise errors.InvalidParameterValue("payload string too long")
+        self.server.channels.notify(chan, payload, self.pid)
+
+    def _deliver(self, chan: str, payload: str, sender: int) -> None:
+        """Called on the loop thread by the hub / NOTIFY. Written at once while the client
+        waits idle; otherwise queued until the next ReadyForQuery outside a transaction."""
+        data = m.notification(sender or self.pid, chan, payload)
+        if self.state is State.CLOSED:
+            return
+        if self._idle:
+            transport = self.writer.transport
+            if transport is not None and transport.get_write_buffer_size() > 64 * 1024 * 1024:
+                return   # a client that never reads must not exhaust memory: drop, as a slow consumer
+            self.writer.write(data)
+        else:
+            self._pending_notifies.append(data)
+
+    def _deliver_pending(self) -> None:
+        if self._pending_notifies:
+            for d in self._pending_notifies:
+                self.send(d)
+            self._pending_notifies.clear()
+
+
+def secret_matches(a: int, b: int) -> bool:
+    return hmac.compare_digest(a.to_bytes(4, "big", signed=True), b.to_bytes(4, "big", signed=True))

@@ -1,0 +1,103 @@
+"""The PostgreSQL listener: accepts connections, sniffs HTTP vs PostgreSQL on the first bytes,
+keeps the connection registry (max_connections, CancelRequest keys, NOTIFY channels)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import ssl
+from collections import OrderedDict
+from typing import Any
+
+from pgmkts.errors import ConfigError
+from pgmkts.wire.connection import Connection, secret_matches
+from pgmkts.wire.notify import Channels
+
+log = logging.getLogger("pgmkts.wire")
+
+HTTP_PREFIXES = (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"PATC")
+_CHEAP_MAX = 4096
+
+
+def make_ssl_context(tls) -> ssl.SSLContext | None:
+    if not tls.cert_file:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"tls.cert_file/tls.key_file: cannot load certificate: {e}") from None
+    return ctx
+
+
+class PgServer:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.ssl_context = make_ssl_context(app.config.tls)
+        self.conns: dict[int, Connection] = {}
+        self.channels = Channels()
+        self._next_pid = 10000
+        # statement texts measured cheap (run inline on the loop); shared by all connections
+        self.cheap: OrderedDict[str, bool] = OrderedDict()
+
+    def mark_cheap(self, key: str) -> None:
+        self.cheap[key] = True
+        if len(self.cheap) > _CHEAP_MAX:
+            self.cheap.popitem(last=False)
+
+    def register(self, conn: Connection) -> bool:
+        if len(self.conns) >= self.app.config.limits.max_connections:
+            return False
+        self._next_pid += 1
+        while self._next_pid in self.conns:
+            self._next_pid += 1
+        conn.pid = self._next_pid
+        conn.secret = secrets.randbits(31)
+        self.conns[conn.pid] = conn
+        self._gauge(1)
+        return True
+
+    def unregister(self, conn: Connection) -> None:
+        if self.conns.get(conn.pid) is conn:
+            del self.conns[conn.pid]
+            self._gauge(-1)
+
+    def _gauge(self, d: int) -> None:
+        g = getattr(self.app.metrics, "connections_open", None)
+        if g is not None:
+            try:
+                g.labels(proto="pg").inc(d)
+            except Exception:
+                pass
+
+    def cancel(self, pid: int, secret: int) -> None:
+        conn = self.conns.get(pid)
+        if conn is not None and secret_matches(conn.secret, secret):
+            conn.cancel("user request")
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = b""
+        try:
+            while len(first) < 4:
+                chunk = await asyncio.wait_for(reader.read(4096),
+                                               self.app.config.limits.startup_timeout_s or None)
+                if not chunk:
+                    writer.close()
+                    return
+                first += chunk
+        except (TimeoutError, ConnectionError, OSError):
+            writer.close()
+            return
+        if first[:4] in HTTP_PREFIXES and self.app.http_handler is not None:
+            await self.app.http_handler(reader, writer, first)
+            return
+        await Connection(self, reader, writer).run(first)
+
+
+async def start_pg_server(app: Any, host: str, port: int) -> asyncio.Server:
+    """Listen for PostgreSQL (and sniffed HTTP) connections; the caller closes the server."""
+    srv = PgServer(app)
+    server = await asyncio.start_server(srv.handle, host, port, reuse_address=True, backlog=512)
+    app.extras["pg"] = srv   # the registry (connections, cancel keys) for metrics and tests
+    return server

@@ -1,0 +1,9 @@
+-- client: psql
+-- params: []
+-- columns: [["relname", 19], ["indisprimary", 16], ["indisunique", 16], ["indisclustered", 16], ["indisvalid", 16], ["pg_get_indexdef", 25], ["pg_get_constraintdef", 25], ["contype", 18], ["condeferrable", 16], ["condeferred", 16], ["indisreplident", 16], ["reltablespace", 26]]
+SELECT c2.relname, i.indisprimary, i.indisunique, i.indisclustered, i.indisvalid, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true),
+  pg_catalog.pg_get_constraintdef(con.oid, true), contype, condeferrable, condeferred, i.indisreplident, c2.reltablespace
+FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i
+  LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x'))
+WHERE c.oid = '1259' AND c.oid = i.indrelid AND i.indexrelid = c2.oid
+ORDER BY i.indisprimary DESC, c2.relname;
