@@ -12,6 +12,7 @@ The applied LSN makes WAL replay idempotent: a frame <= it is skipped for that f
 
 from __future__ import annotations
 
+import errno
 import json
 import mmap
 import os
@@ -409,17 +410,31 @@ class FixedBucket(Bucket):
 
         Returns (first, last + 1, slots) with slots None when every slot in between is occupied
         (the common case, read without an index), or (0, 0, None) when there are none.
+        Holes of the sparse file are skipped with SEEK_DATA/SEEK_HOLE, never read.
         """
-        if need is None:
-            pres = np.empty(b - a, np.uint8)
-            pread_into(fd, pres, lay.pres_off + a)
-            k = int(np.count_nonzero(pres))
-            if k == b - a:
-                return a, b, None
-            nz = np.flatnonzero(pres)
-            nz += a
-        else:
-            nz = self._scan(fd, lay, a, b, need, from_end)
+        found: list[np.ndarray] = []
+        got = 0
+        ext = _extents(fd, lay.pres_off + a, lay.pres_off + b)
+        for lo, hi in (reversed(ext) if from_end else ext):
+            lo -= lay.pres_off
+            hi -= lay.pres_off
+            if need is None:
+                pres = np.empty(hi - lo, np.uint8)
+                pread_into(fd, pres, lay.pres_off + lo)
+                if len(ext) == 1 and lo == a and hi == b and int(np.count_nonzero(pres)) == b - a:
+                    return a, b, None
+                nz = np.flatnonzero(pres)
+                nz += lo
+                found.append(nz)
+                continue
+            nz = self._scan(fd, lay, lo, hi, need - got, from_end)
+            found.append(nz)
+            got += len(nz)
+            if got >= need:
+                break
+        if from_end:
+            found.reverse()
+        nz = np.concatenate(found) if len(found) > 1 else (found[0] if found else np.empty(0, np.int64))
         if not len(nz):
             return 0, 0, None
         s0, s1 = int(nz[0]), int(nz[-1]) + 1
@@ -507,6 +522,28 @@ class FixedBucket(Bucket):
             for fd in fds:
                 os.close(fd)
         return res
+
+
+def _extents(fd: int, start: int, end: int) -> list[tuple[int, int]]:
+    """Byte ranges of [start, end) that are not holes (whole range when SEEK_DATA is unknown)."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    try:
+        while pos < end:
+            try:
+                pos = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # no data after pos
+                    break
+                raise
+            if pos >= end:
+                break
+            hole = min(os.lseek(fd, pos, os.SEEK_HOLE), end)
+            out.append((pos, hole))
+            pos = hole
+    except (OSError, AttributeError):
+        return [(start, end)]
+    return out
 
 
 _ARANGE = np.arange(1 << 16, dtype=np.int64)

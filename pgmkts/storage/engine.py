@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -92,6 +93,11 @@ class Engine:
         self._wcat: dict[str, BucketInfo] = {}  # writer's view, ahead of apply
         self._dirty: set[str] = set()
         self._subs: list[Subscriber] = []
+        self._hook_q: deque[tuple[int, list]] = deque()
+        self._hook_cv = threading.Condition(threading.Lock())
+        self._hook_busy = False
+        self._hook_done = 0  # highest LSN whose subscribers have run
+        self._tls = threading.local()
         self._broken: BaseException | None = None
         self._closed = False
         self._stop = threading.Event()
@@ -336,10 +342,12 @@ class Engine:
         with self._apply_cv:
             while self._applied_lsn != lsn - 1:
                 self._apply_cv.wait()
+        ok = queued = False
         try:
             if self._broken is not None:
                 raise errors.InternalError(f"write not applied: storage stopped after an error: {self._broken}")
             apply()
+            ok = True
         except errors.PgmktsError:
             raise
         except BaseException as exc:
@@ -348,14 +356,52 @@ class Engine:
             raise errors.InternalError(f"write failed: {exc}") from exc
         finally:
             with self._apply_cv:
+                if ok and events and self._subs:
+                    self._hook_q.append((lsn, events))  # queued in LSN order, inside the turn
+                    queued = True
                 self._applied_lsn = lsn
                 self._apply_cv.notify_all()
-        for tbk, arrays in events:
-            for fn in self._subs:
+        if queued:
+            self._deliver(lsn)
+
+    def _deliver(self, lsn: int) -> None:
+        """Run subscribers for queued commits in LSN order, outside every storage lock.
+
+        One thread delivers at a time; a committer returns once its own events are delivered
+        (by itself or by whoever was delivering), so a write's hooks have run when write()
+        returns. A write made from inside a hook (ondiskagg) is delivered after that hook.
+        """
+        if getattr(self._tls, "in_hook", False):
+            return
+        with self._hook_cv:
+            while self._hook_busy and self._hook_done < lsn:
+                self._hook_cv.wait()
+            if self._hook_done >= lsn:
+                return
+            self._hook_busy = True
+        try:
+            while True:
+                with self._apply_cv:
+                    if not self._hook_q:
+                        break
+                    item_lsn, events = self._hook_q.popleft()
+                self._tls.in_hook = True
                 try:
-                    fn(tbk, arrays)
-                except Exception:
-                    log.exception("commit subscriber %r failed", fn)
+                    for tbk, arrays in events:
+                        for fn in self._subs:
+                            try:
+                                fn(tbk, arrays)
+                            except Exception:
+                                log.exception("commit subscriber %r failed", fn)
+                finally:
+                    self._tls.in_hook = False
+                with self._hook_cv:
+                    self._hook_done = item_lsn
+                    self._hook_cv.notify_all()
+        finally:
+            with self._hook_cv:
+                self._hook_busy = False
+                self._hook_cv.notify_all()
 
     # ------------------------------------------------------------------ prepare (validation)
     def _prepare(self, tbk: str, data: Mapping[str, np.ndarray], variable: bool | None,

@@ -362,3 +362,31 @@ def test_checkpoint_and_interval_mode(engine_factory):
     e.close()
     e = engine_factory()
     assert len(e.read("I/1Min/OHLCV")["Epoch"]) == 20
+
+
+def test_subscribers_in_commit_order_and_reentrant(engine):
+    seen = []
+
+    def hook(tbk, rows):
+        seen.append((tbk, int(rows["v"][0])))
+        if tbk == "H/1Min/A":  # a hook that writes (as ondiskagg does) must not deadlock
+            engine.write("H/1Min/B", {"Epoch": rows["Epoch"][:1], "v": rows["v"][:1]})
+
+    engine.subscribe(hook)
+
+    def writer(k):
+        for i in range(20):
+            engine.write("H/1Min/A", {"Epoch": np.array([T0 + 60 * i]), "v": np.array([k * 100 + i])})
+
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    a = [v for tbk, v in seen if tbk == "H/1Min/A"]
+    b = [v for tbk, v in seen if tbk == "H/1Min/B"]
+    assert sorted(a) == sorted(k * 100 + i for k in range(3) for i in range(20))
+    assert a == b  # each nested write delivered right after the hook that made it, in order
+    for k in range(3):  # per writer, commit order is preserved
+        mine = [v for v in a if v // 100 == k]
+        assert mine == sorted(mine)
