@@ -39,7 +39,7 @@ def is_comment_only(sql: str) -> bool:
 
 
 def parse(sql: str) -> list[exp.Expression]:
-    return [e for e in sqlglot.parse(preprocess(sql), read="postgres") if e is not None]
+    return [e for e in sqlglot.parse(preprocess(sql), read="postgres") if e is not None]  # type: ignore[misc]
 
 
 _CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}

@@ -549,6 +549,7 @@ def _pg_sleep(args, ctx):
     deadline = time.monotonic() + max(secs, 0)
     cancel = getattr(ctx.session, "cancel_event", None)
     while True:
+        ctx.check_cancel()
         left = deadline - time.monotonic()
         if left <= 0:
             break

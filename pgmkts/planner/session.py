@@ -284,8 +284,12 @@ class Session:
 
     # ------------------------------------------------------------------ queries
     def _ctx(self, params: list) -> Ctx:
-        return Ctx(now_us=time.time_ns() // 1000, params=[param_scalar(p) for p in params],
-                   settings=self.settings, session=self, engine=self.engine)
+        ctx = Ctx(now_us=time.time_ns() // 1000, params=[param_scalar(p) for p in params],
+                  settings=self.settings, session=self, engine=self.engine)
+        ms = _timeout_ms(self.settings.get("statement_timeout", "0"))
+        if ms > 0:
+            ctx.deadline = time.monotonic() + ms / 1000.0
+        return ctx
 
     def _plan(self, text: str, tree: exp.Expression):
         key = (text, id(self.engine), W.catalog_version())
@@ -458,7 +462,10 @@ class Session:
         else:
             infos = group_buckets(self.engine, rel.name)
             if plan.source.symbols is not None:
-                want = {str(ev.eval(e, Frame([], [], 1)).as_py()) for e in plan.source.symbols}
+                want = set()
+                for e in plan.source.symbols:
+                    py = ev.eval(e.this if isinstance(e, exp.Any) else e, Frame([], [], 1)).as_py()
+                    want.update(map(str, py)) if isinstance(py, list) else want.add(str(py))
                 infos = [b for b in infos if b.symbol in want]
             tbks = [b.tbk for b in infos]
         total = 0
@@ -616,6 +623,14 @@ class Session:
 
         cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume)
         return Result(tag="COPY", fields=None, copy=cs)
+
+
+def _timeout_ms(v: str) -> float:
+    """statement_timeout as PostgreSQL reads it: plain number = ms, or with a unit (ms, s, min)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*", str(v))
+    if not m:
+        return 0.0
+    return float(m.group(1)) * {None: 1, "ms": 1, "s": 1000, "min": 60000, "h": 3600000}[m.group(2)]
 
 
 def _has_catalog(plan) -> bool:

@@ -40,11 +40,12 @@ def infer_param_oids(tree: exp.Expression, given: list[int], engine, ctx) -> lis
     count = max([_num(p) for p in params] + [len(given)]) if params or given else 0
     oids = list(given) + [0] * (count - len(given))
     col_types = _column_oids(tree, engine, ctx)
+    target_order = _insert_columns(tree, engine, ctx)
     for p in params:
         i = _num(p) - 1
         if i < 0 or oids[i]:
             continue
-        oids[i] = _from_context(p, col_types) or 0
+        oids[i] = _from_context(p, col_types, target_order) or 0
     return [o or TEXT for o in oids]
 
 
@@ -65,7 +66,28 @@ def _column_oids(tree, engine, ctx) -> dict[str, int]:
     return out
 
 
-def _from_context(p: exp.Expression, cols: dict[str, int]) -> int | None:
+def _insert_columns(tree, engine, ctx) -> list[int] | None:
+    """OIDs of an INSERT's target columns, in the order VALUES fills them."""
+    if not isinstance(tree, exp.Insert):
+        return None
+    from pgmkts.planner import bind
+    target = tree.this
+    names = None
+    if isinstance(target, exp.Schema):
+        names = [c.name if c.args.get("quoted") else c.name.lower() for c in target.expressions]
+        target = target.this
+    try:
+        rel = bind.resolve(engine, target.name, bool(target.this.args.get("quoted")),
+                           target.db.lower() if target.db else None, ctx)
+    except Exception:
+        return None
+    if names is None:
+        return [c.oid for c in rel.columns]
+    by = {c.name: c.oid for c in rel.columns}
+    return [by.get(n, 0) for n in names]
+
+
+def _from_context(p: exp.Expression, cols: dict[str, int], target_order: list[int] | None = None) -> int | None:
     parent = p.parent
     while isinstance(parent, exp.Paren):
         parent = parent.parent
@@ -84,15 +106,8 @@ def _from_context(p: exp.Expression, cols: dict[str, int]) -> int | None:
                     return cols[nm]
             if isinstance(o, exp.Interval):
                 return None
-    if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values):
-        ins = parent.parent.parent
-        if isinstance(ins, exp.Insert):
-            target = ins.this
-            names = [c.name.lower() for c in target.expressions] if isinstance(target, exp.Schema) else None
-            idx = parent.expressions.index(p) if p in parent.expressions else -1
-            if names and 0 <= idx < len(names):
-                return cols.get(names[idx])
-            if names is None and idx >= 0:
-                ordered = list(cols.items())[2:] if False else None
-                del ordered
+    if isinstance(parent, exp.Tuple) and isinstance(parent.parent, exp.Values) and target_order:
+        idx = next((i for i, e in enumerate(parent.expressions) if e is p), -1)
+        if 0 <= idx < len(target_order):
+            return target_order[idx] or None
     return None

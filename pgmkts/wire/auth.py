@@ -90,7 +90,7 @@ def check_md5(user: str, stored: str | None, salt: bytes, given: str) -> bool:
 
 
 def _attrs(msg: str) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for part in msg.split(","):
         if len(part) >= 2 and part[1] == "=":
             out.setdefault(part[0], part[2:])

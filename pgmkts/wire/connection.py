@@ -377,19 +377,25 @@ class Connection:
     # ------------------------------------------------------------------ running statements
     async def call(self, fn, key: str | None = None):
         """Run a planner step: inline when this statement text was measured cheap before,
-        otherwise in a worker thread so a heavy scan does not stall other connections."""
+        otherwise in a worker thread so a heavy scan does not stall other connections.
+        Cheapness is judged on the step's own CPU time (thread_time), not wall time, so a
+        busy machine or a queue in the executor does not hide a cheap statement."""
         cheap = self.server.cheap
         if key is not None and cheap.get(key):
             self.inline = True
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             out = fn()
-            if time.perf_counter() - t0 > CHEAP_SECONDS:
+            if time.thread_time() - t0 > CHEAP_SECONDS:
                 cheap.pop(key, None)
             return out
         self.inline = False
-        t0 = time.perf_counter()
-        out = await asyncio.get_running_loop().run_in_executor(None, fn)
-        if key is not None and time.perf_counter() - t0 < CHEAP_SECONDS:
+
+        def timed():
+            t0 = time.thread_time()
+            return fn(), time.thread_time() - t0
+
+        out, cpu = await asyncio.get_running_loop().run_in_executor(None, timed)
+        if key is not None and cpu < CHEAP_SECONDS:
             self.server.mark_cheap(key)
         return out
 

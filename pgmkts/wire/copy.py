@@ -280,6 +280,6 @@ def _parse_binary_slow(data: bytes, pos: int, end: int, fields) -> pa.Table:
             vals = np.frombuffer(buf, dtype=fmt) if raw else np.zeros(0, fmt)
             out[f.name] = _to_arrow(vals, oids[i], None if valid.all() else valid)
         else:
-            vals = [None if v is None else decode_binary(oids[i], v) for v in raw]
-            out[f.name] = pa.array(vals, arrow_type(oids[i]))
+            pyvals = [None if v is None else decode_binary(oids[i], v) for v in raw]
+            out[f.name] = pa.array(pyvals, arrow_type(oids[i]))
     return pa.table(out)

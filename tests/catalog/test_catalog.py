@@ -206,3 +206,19 @@ def test_size_functions(ctx):
     assert q(ctx, "SELECT pg_size_pretty(123456789::bigint) AS a, pg_size_pretty(10000::bigint) AS b") == [
         {"a": "118 MB", "b": "10000 bytes"}]
     assert q(ctx, "SELECT pg_table_size('pg_class') AS s")[0]["s"] == 0
+
+
+def test_postgres_regex_spellings(ctx):
+    rows = q(ctx, r"SELECT relname FROM pg_class WHERE relnamespace = 2200 AND relname ~ '^[[:lower:]]+_[[:digit:]]' "
+                  r"AND relname !~* '^TICK' ORDER BY 1")
+    assert rows == [{"relname": "ohlcv_1min"}]
+    assert q(ctx, r"SELECT relname ~ '\mohlcv' AS w, relname ~ '\m1min' AS nw FROM pg_class "
+                  r"WHERE relname = 'ohlcv_1min'") == [{"w": True, "nw": False}]
+
+
+def test_relation_oid_matches_pg_class(ctx):
+    from pgmkts.planner.catalog import relation_oid
+
+    oid = relation_oid("ohlcv_1min", ctx)
+    assert q(ctx, f"SELECT relname FROM pg_class WHERE oid = {oid}") == [{"relname": "ohlcv_1min"}]
+    assert relation_oid("nope", ctx) is None

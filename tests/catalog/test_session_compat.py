@@ -80,3 +80,25 @@ def test_catalog_functions_usable_in_time_series_queries(engine):
                          'FROM "SYM/1Min/OHLCV" ORDER BY epoch'))
     assert [b.to_pylist() for b in res.batches][0] == [{"volume": 5, "t": "bigint", "q": '"A b"'},
                                                        {"volume": 6, "t": "bigint", "q": '"A b"'}]
+
+
+def test_declared_group_table_is_listed_before_any_bucket(session):
+    list(session.execute("CREATE TABLE trades_1sec (symbol text, epoch timestamptz, price double precision, "
+                         "size integer) WITH (variable_length = true)"))
+    got = rows(session, "SELECT column_name, data_type FROM information_schema.columns "
+                        "WHERE table_name = 'trades_1sec' ORDER BY ordinal_position")
+    assert got[0][1] == [[{"column_name": "symbol", "data_type": "text"},
+                          {"column_name": "epoch", "data_type": "timestamp with time zone"},
+                          {"column_name": "price", "data_type": "double precision"},
+                          {"column_name": "size", "data_type": "integer"},
+                          {"column_name": "nanoseconds", "data_type": "integer"}]]
+
+
+@pytest.mark.parametrize("rel", ['"SYM/1Sec/TICK"', "tick_1sec", '"SYM/1Min/OHLCV"', "ohlcv_1min"])
+def test_catalog_columns_match_what_select_star_returns(session, rel):
+    star = session.prepare(f"SELECT * FROM {rel}", [])
+    prep = session.prepare("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::regclass "
+                           "AND attnum > 0 ORDER BY attnum", [0])
+    res = session.run(session.bind(prep, [rel]))
+    cat = [(r["attname"], r["atttypid"]) for b in res.batches for r in b.to_pylist()]
+    assert cat == [(f.name, f.type_oid) for f in star.fields]

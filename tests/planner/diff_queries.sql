@@ -281,7 +281,7 @@ SELECT symbol, close FROM ohlcv_1min WHERE epoch = '2024-01-02 00:00' ORDER BY c
 -- == recursion, correlation, limit without order
 WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 10) SELECT sum(n), count(*) FROM t
 WITH RECURSIVE t(n) AS (VALUES (1) UNION SELECT (n * 2) % 7 FROM t) SELECT n FROM t ORDER BY n
-SELECT DISTINCT symbol FROM ohlcv_1min o WHERE EXISTS (SELECT 1 FROM ohlcv_1min i WHERE i.symbol = o.symbol AND i.volume > 9995) ORDER BY 1
+SELECT symbol FROM (SELECT DISTINCT symbol FROM ohlcv_1min) o WHERE EXISTS (SELECT 1 FROM ohlcv_1min i WHERE i.symbol = o.symbol AND i.volume > 9995) ORDER BY 1
 SELECT v FROM (VALUES (1), (2), (3)) a(v) WHERE v IN (SELECT w FROM (VALUES (1), (3)) b(w) WHERE w >= a.v - 0) ORDER BY 1
 SELECT count(*) FROM (SELECT * FROM "AAPL/1Min/OHLCV" LIMIT 7) t
 SELECT count(*) FROM (SELECT close FROM ohlcv_1min LIMIT 5 OFFSET 3) t

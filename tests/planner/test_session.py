@@ -177,3 +177,37 @@ def test_explain_shows_push_down(session):
     text = "\n".join(r[0] for r in rows)
     assert "Buckets: 'AAPL'" in text and "epoch >= '2024-01-02'" in text
     assert "Columns: Close" in text and "Limit: 5 from end" in text
+
+
+def test_prepared_insert_infers_target_types(engine):
+    s = Session(engine)
+    list(s.execute('CREATE TABLE "PREP/1Min/OHLCV" (epoch timestamptz, close real, volume bigint)'))
+    prep = s.prepare('INSERT INTO "PREP/1Min/OHLCV" VALUES ($1, $2, $3)', [0, 0, 0])
+    assert prep.param_oids == [1184, 700, 20] and prep.fields is None
+    res = s.run(s.bind(prep, [dt.datetime(2024, 1, 1, tzinfo=UTC), 1.5, 7]))
+    assert res.tag == "INSERT 0 1"
+    assert run(s, 'SELECT close, volume FROM "PREP/1Min/OHLCV"')[1] == [(1.5, 7)]
+    list(s.execute('DROP TABLE "PREP/1Min/OHLCV"'))
+
+
+def test_with_recursive_and_correlated(session):
+    assert run(session, "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 5) "
+                        "SELECT sum(n) FROM t")[1] == [(15,)]
+    with pytest.raises(errors.FeatureNotSupported):
+        list(session.execute("SELECT count(*) FROM ohlcv_1min o WHERE EXISTS "
+                             "(SELECT 1 FROM ohlcv_1min i WHERE i.epoch = o.epoch)"))
+
+
+def test_statement_timeout_and_cancel(engine):
+    import threading
+    s = Session(engine)
+    list(s.execute("SET statement_timeout = '50ms'"))
+    with pytest.raises(errors.QueryCanceled):
+        list(s.execute("SELECT pg_sleep(5)"))
+    list(s.execute("SET statement_timeout = 0"))
+    timer = threading.Timer(0.05, s.cancel_event.set)
+    timer.start()
+    with pytest.raises(errors.QueryCanceled) as ei:
+        list(s.execute("SELECT pg_sleep(5)"))
+    assert "user request" in ei.value.message
+    timer.join()

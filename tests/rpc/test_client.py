@@ -277,3 +277,16 @@ def test_concurrent_clients(rpc_server):
 
     with ThreadPoolExecutor(8) as ex:
         assert list(ex.map(work, range(16))) == [100] * 16
+
+
+def test_multi_symbol_with_different_schemas_is_an_error(client):
+    a = np.zeros(1, dtype=[("Epoch", "i8"), ("Px", "f4")])
+    b = np.zeros(1, dtype=[("Epoch", "i8"), ("Px", "f8")])
+    a["Epoch"] = b["Epoch"] = T0
+    client.write(a, "MDA/1Min/MIX")
+    client.write(b, "MDB/1Min/MIX")
+    with pytest.raises(Exception, match="same data type"):
+        q(client, ["MDA", "MDB"], ag="MIX")
+    # a common projection is fine when the types agree; here they do not, so still an error,
+    # while each symbol alone reads
+    assert len(q(client, "MDA", ag="MIX").first().array) == 1

@@ -123,6 +123,8 @@ def test_auth_basic_required(make_server):
     assert r.headers["WWW-Authenticate"].startswith("Basic")
     with pytest.raises(requests.exceptions.HTTPError):
         pymkts.Client(srv.url("alice:wrong")).list_symbols()
+    # server_version() (a HEAD) still finds the header on the 401
+    assert pymkts.Client(srv.url()).server_version() == TEST_VERSION
     # /healthz stays open
     assert requests.get(f"http://127.0.0.1:{srv.port}/healthz").status_code == 200
     assert requests.get(f"http://127.0.0.1:{srv.port}/metrics").status_code == 401

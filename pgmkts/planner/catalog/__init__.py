@@ -21,17 +21,31 @@ def snapshot(ctx: Any) -> model.Snapshot:
     """The catalog as this session sees it now (buckets are listed per query: DDL shows at once)."""
     engine = getattr(ctx, "engine", None)
     buckets = engine.buckets() if engine is not None else []
-    groups = {}
-    declared = getattr(ctx, "declared_groups", None) or getattr(engine, "declared_groups", None)
-    if callable(declared):
-        declared = declared()
-    if isinstance(declared, dict):
-        groups = dict(declared)
+    groups = _declared_groups(engine)
     fns = [(name, ret, args, "f") for name, (_, ret, args) in FUNCTIONS.items()]
     settings = getattr(ctx, "settings", None)
     return model.Snapshot(buckets=list(buckets), user=getattr(ctx, "user", "pgmkts") or "pgmkts",
                           database=getattr(ctx, "database", "pgmkts") or "pgmkts",
-                          settings=dict(settings) if settings else {}, functions=fns, groups=groups)
+                          settings=dict(settings) if settings else {}, functions=fns, groups=groups,
+                          backend_pid=getattr(ctx, "backend_pid", None))
+
+
+def _declared_groups(engine: Any) -> dict[str, list[tuple[str, str]]]:
+    """Group tables declared by CREATE TABLE before any bucket exists (the planner keeps them)."""
+    if engine is None or not hasattr(engine, "root"):
+        return {}
+    try:
+        from pgmkts.planner import bind
+        declared = bind.declared_groups(engine)
+    except Exception:        # no declarations readable: the bucket list alone still describes groups
+        return {}
+    out = {}
+    for name, spec in declared.items():
+        cols = [("Epoch", "i8")] + [(str(c), str(d)) for c, d in spec.get("columns", [])]
+        if spec.get("variable_length"):
+            cols.append(("Nanoseconds", "i4"))
+        out[name] = cols
+    return out
 
 
 def env_for(ctx: Any) -> Env:
@@ -114,3 +128,10 @@ def array_element(oid: int) -> int | None:
     from pgmkts.planner.catalog.translate import elem_of, is_array
 
     return elem_of(oid) if is_array(oid) else None
+
+
+def relation_oid(name: str, ctx: Any) -> int | None:
+    """pg_class.oid of a bucket or group table (stable across restarts), e.g. for RowDescription's
+    table OID, which pgjdbc's ResultSetMetaData.getTableName() looks up."""
+    rel = snapshot(ctx).find_relation(name, model.PUBLIC_NS)
+    return rel.oid if rel is not None else None

@@ -87,7 +87,7 @@ _ALIASES = {"integer": "int4", "int": "int4", "smallint": "int2", "bigint": "int
             '"char"': "char"}
 
 
-def to_regtype(env: Env, text: Any) -> int | None:
+def to_regtype(env: Env | None, text: Any) -> int | None:
     if text is None:
         return None
     if isinstance(text, int):
@@ -307,7 +307,7 @@ def current_schemas(env: Env, implicit: Any) -> list[str]:
     return ["pg_catalog", "public"] if implicit else ["public"]
 
 
-def set_config(env: Env, name: str, value: str, is_local: Any = False) -> str:
+def set_config(env: Env, name: str, value: str, is_local: Any = False) -> str | None:
     """set_config(): changes the session setting (asyncpg turns jit off this way at connect)."""
     setter = getattr(env.session, "set_setting", None)
     if setter is not None:       # validates, normalises and queues ParameterStatus like SET does

@@ -90,14 +90,16 @@ class Snapshot:
     settings: dict[str, str] = field(default_factory=dict)
     functions: list[tuple[str, int, list[int], str]] = field(default_factory=list)  # (name, rettype, argtypes, kind)
     groups: dict[str, list[tuple[str, str]]] = field(default_factory=dict)          # declared group tables
+    backend_pid: int | None = None
 
     @cached_property
     def user_relations(self) -> list[Relation]:
         rels: dict[str, Relation] = {}
         taken: set[int] = set()
         group_cols: dict[str, list[Column]] = {}
-        for name, cols in self.groups.items():
-            group_cols[name] = [Column("symbol", 25, True)] + bucket_columns(cols, False)
+        for name, declared in self.groups.items():
+            variable = any(c == "Nanoseconds" for c, _ in declared)
+            group_cols[name] = [Column("symbol", 25, True)] + bucket_columns(declared, variable)
         for b in sorted(self.buckets, key=lambda b: b.tbk):
             cols = bucket_columns(b.columns, b.variable_length)
             rels[b.tbk] = Relation(stable_oid("public." + b.tbk, taken), b.tbk, PUBLIC_NS, "r", cols,
@@ -310,6 +312,16 @@ class Snapshot:
 
     def pg_stat_all_tables(self) -> list[dict]:
         return self._stat_tables(False)
+
+    def pg_stat_activity(self) -> list[dict]:
+        """This session only: other connections live in the wire layer, which the planner cannot see."""
+        if self.backend_pid is None:
+            return []
+        return [{"datid": DATABASE_OID, "datname": self.database, "pid": self.backend_pid, "leader_pid": None,
+                 "usesysid": OWNER_OID, "usename": self.user,
+                 "application_name": self.settings.get("application_name", ""), "client_port": None,
+                 "state": "active", "backend_xid": None, "backend_xmin": None, "query_id": None,
+                 "backend_type": "client backend"}]
 
     def pg_stat_database(self) -> list[dict]:
         return [{"datid": DATABASE_OID, "datname": self.database, "numbackends": 1}]

@@ -90,7 +90,8 @@ class _OrderedAgg:
     """array_agg/string_agg(... ORDER BY keys): collect, sort (NULLs last ascending, as PostgreSQL)."""
 
     def __init__(self) -> None:
-        self.kind, self.dirs, self.sep, self.items = "array", "", ",", []
+        self.kind, self.dirs, self.sep = "array", "", ","
+        self.items: list[tuple[tuple, Any]] = []
 
     def step(self, kind, dirs, value, *rest):
         self.kind, self.dirs = kind, dirs
@@ -131,11 +132,26 @@ class _Errors:
         return call
 
 
+# PostgreSQL ARE spellings Python's re lacks: POSIX classes inside brackets and word-boundary escapes
+_POSIX_CLASSES = {"alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+                  "space": r"\s", "xdigit": "0-9a-fA-F", "word": r"\w", "punct": r"!-/:-@\[-`{-~"}
+_ARE = re.compile(r"\[:(\w+):\]|\\[mMy]")
+
+
+def pg_regex(pattern: str) -> str:
+    def sub(m: re.Match) -> str:
+        tok = m.group(0)
+        if tok.startswith("[:"):
+            return _POSIX_CLASSES.get(m.group(1), tok)
+        return {r"\m": r"\b(?=\w)", r"\M": r"\b(?<=\w)", r"\y": r"\b"}[tok]
+    return _ARE.sub(sub, pattern)
+
+
 def _regex(s: Any, pattern: Any, flags: str) -> int | None:
     if s is None or pattern is None:
         return None
     try:
-        return int(re.search(str(pattern), str(s), re.I if "i" in flags else 0) is not None)
+        return int(re.search(pg_regex(str(pattern)), str(s), re.I if "i" in flags else 0) is not None)
     except re.error as e:
         raise errors.InvalidRegularExpression(f"invalid regular expression: {e}") from None
 
@@ -225,7 +241,7 @@ def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connectio
     db.create_function("_pg_array_cat", 2, errs.wrap(
         lambda a, b: None if a is None and b is None else _to_sqlite((_from_json(a) or []) + (_from_json(b) or []))))
     db.create_function("_pg_subscript", 3, errs.wrap(_subscript))
-    db.create_aggregate("_pg_agg_ordered", -1, _OrderedAgg)
+    db.create_aggregate("_pg_agg_ordered", -1, _OrderedAgg)  # type: ignore[arg-type]
     db.create_function("_pg_one_row", 1, errs.wrap(lambda v: json.dumps([_from_json(v) if isinstance(v, str)
                                                                          and v.startswith("[") else v])))
     return db, errs

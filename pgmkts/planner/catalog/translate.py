@@ -216,6 +216,7 @@ class Translator:
                                                   alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))))
         key = exp.column("key", alias, quoted=True)
         for node in srfs:
+            repl: exp.Expression
             if _is_expandarray(node):     # pgjdbc's getPrimaryKeys: a record (x = element, n = position)
                 arr, t = self.expr(node.expressions[0].copy(), scope)
                 elem = (exp.column("value", alias, quoted=True) if node is first
@@ -291,8 +292,9 @@ class Translator:
             if isinstance(fn, exp.Dot):
                 fn = fn.expression
             scope = [frame] + outer      # SQLite table-valued functions may read earlier FROM items
+            call: exp.Expression
             if isinstance(fn, (exp.ExplodingGenerateSeries, exp.GenerateSeries)):
-                args = [fn.args.get(k) for k in ("start", "end", "step") if fn.args.get(k) is not None]
+                args = [a for a in (fn.args.get(k) for k in ("start", "end", "step")) if a is not None]
                 call = _fn("_pg_series", *[self.expr(a, scope)[0] for a in args])
                 default, etype = "generate_series", INT4
             elif isinstance(fn, (exp.Explode, exp.Unnest)):
@@ -300,8 +302,8 @@ class Translator:
                 node, t = self.expr(arg, scope)
                 call, default, etype = node, "unnest", elem_of(t)
             else:           # a scalar function in FROM: one row, one column named like the alias
-                node, etype = self.expr(fn, scope)
-                call, default = _fn("_pg_one_row", node), output_name(fn)
+                node, etype = self.expr(fn, scope)  # type: ignore[arg-type]
+                call, default = _fn("_pg_one_row", node), output_name(fn)  # type: ignore[arg-type]
             alias = alias or default
             col = colnames[0] if colnames else alias
             frame.append(Source(alias, [(col, etype)], {col: "value"}))
@@ -441,7 +443,7 @@ class Translator:
                 self.param_types[pidx - 1] = target
         node, t = self.expr(e.this, scope, loose)
         if target in REG_TYPES:
-            if t in TEXTLIKE:
+            if t in TEXTLIKE or pidx is not None:    # a bound parameter may arrive as text or as an OID
                 return _fn(f"_pg_{REG_TYPES[target]}_in", node), target
             return node, target
         if target in (TEXT, NAME, 1043, 1042, 18):
@@ -677,7 +679,7 @@ class Translator:
             if isinstance(e, exp.Sum) and t in (INT2, INT4):
                 t = INT8
             return e, t
-        self._children(e, scope)
+        self._children(e, scope)  # type: ignore[arg-type]
         if isinstance(e, (exp.Length, exp.StrPosition)):
             return e, INT4
         if isinstance(e, exp.Avg):
@@ -704,7 +706,7 @@ def _colname(e: exp.Expression) -> tuple[str, int]:
     if isinstance(e, exp.Column):
         return e.name, 2
     if isinstance(e, exp.Dot) and isinstance(e.expression, (exp.Anonymous, exp.Func)):
-        return _colname(e.expression)
+        return _colname(e.expression)  # type: ignore[arg-type]
     if isinstance(e, exp.Cast):
         name, strength = _colname(e.this)
         return (name, strength) if strength == 2 else (_type_name(e.to).removeprefix("_"), 1)

@@ -157,7 +157,11 @@ class Evaluator:
             return pa.scalar(float(t))
 
     def _param(self, node, f: Frame):
-        idx = int(node.this.this if isinstance(node, exp.Parameter) else node.name) - 1
+        raw = node.this.this if isinstance(node, exp.Parameter) else node.name
+        try:
+            idx = int(raw) - 1
+        except (TypeError, ValueError):
+            raise errors.SyntaxError_(f'syntax error at or near "${raw}"') from None
         if idx < 0 or idx >= len(self.ctx.params):
             raise errors.UndefinedObject(f"there is no parameter ${idx + 1}")
         v = self.ctx.params[idx]
@@ -181,7 +185,30 @@ class Evaluator:
             return -v
         return pc.negate_checked(v)
 
+    def _compare_any(self, node, f: Frame):
+        """x op ANY(array) / x op ALL(array) (psycopg sends Python lists this way)."""
+        a = self.eval(node.this, f)
+        arr = self.eval(node.expression.this, f)
+        if not isinstance(arr, pa.Scalar) or not (pa.types.is_list(arr.type) or pa.types.is_null(arr.type)):
+            raise errors.FeatureNotSupported("ANY/ALL over a sub-query or a column; use IN (...)")
+        items = arr.as_py() or []
+        vt = arr.type.value_type if pa.types.is_list(arr.type) else pa.string()
+        is_all = isinstance(node.expression, exp.All)
+        if isinstance(node, exp.EQ) and not is_all:
+            vals = pa.array(items, vt)
+            t = common_type([type_of(a), vals.type])
+            return _in_values(cast_value(a, t, self.ctx.tz), cast_value(vals, t, self.ctx.tz))
+        out = pa.scalar(is_all)
+        for it in items:
+            b = cast_value(pa.scalar(it, vt), type_of(a), self.ctx.tz) if pa.types.is_string(vt) else \
+                pa.scalar(it, vt)
+            c = compare(type(node), a, b)
+            out = pc.and_kleene(out, c) if is_all else pc.or_kleene(out, c)
+        return out
+
     def _compare(self, node, f: Frame):
+        if isinstance(node.expression, exp.Any | exp.All):
+            return self._compare_any(node, f)
         a = self.eval(node.this, f)
         b = self.eval(node.expression, f)
         a, b = _coerce_unknown(node.this, a, node.expression, b, self.ctx)
@@ -465,6 +492,12 @@ def param_scalar(v) -> pa.Scalar:
         return v
     if isinstance(v, bytes | bytearray | memoryview):
         return pa.scalar(bytes(v))
+    if isinstance(v, list | tuple):
+        vals = list(v)
+        try:
+            return pa.scalar(vals)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return pa.scalar([None if x is None else str(x) for x in vals], pa.list_(pa.string()))
     return pa.scalar(str(v))
 
 

@@ -22,6 +22,17 @@ class Ctx:
     engine: Any = None
     ctes: dict[str, Frame] = field(default_factory=dict)
     outer: Frame | None = None   # for correlated sub-queries (evaluated per outer row)
+    deadline: float | None = None  # time.monotonic() limit from statement_timeout
+
+    def check_cancel(self) -> None:
+        """Raise QueryCanceled (57014) on CancelRequest or statement_timeout; called between phases."""
+        ev = getattr(self.session, "cancel_event", None)
+        if ev is not None and ev.is_set():
+            raise errors.QueryCanceled("canceling statement due to user request")
+        if self.deadline is not None:
+            import time
+            if time.monotonic() > self.deadline:
+                raise errors.QueryCanceled("canceling statement due to statement timeout")
 
     @property
     def tz(self) -> str:

@@ -149,9 +149,10 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
     if scan.symbols is not None:
         wanted = set()
         for e in scan.symbols:
-            v = ev.eval(e, empty)
+            v = ev.eval(e.this if isinstance(e, exp.Any) else e, empty)
             if isinstance(v, pa.Scalar) and v.is_valid:
-                wanted.add(str(v.as_py()))
+                py = v.as_py()
+                wanted.update(str(x) for x in py if x is not None) if isinstance(py, list) else wanted.add(str(py))
         infos = [b for b in infos if b.symbol in wanted]
     if not infos or limit == 0:
         return _empty(rel, cols, alias)

@@ -88,6 +88,8 @@ def output_name(e: exp.Expression) -> str:
         return "?column?"
     if isinstance(e, exp.Exists):
         return "exists"
+    if isinstance(e, exp.AtTimeZone):
+        return "timezone"
     if isinstance(e, exp.Case | exp.If):
         return "case"
     if isinstance(e, exp.Anonymous):
@@ -194,7 +196,9 @@ def _resolve_ref(k: exp.Expression, items, f: Frame, allow_alias: bool):
 def run_select(plan: P.SelectPlan, ctx: Ctx) -> Frame:
     ev = Evaluator(ctx)
     sel = plan.node
+    ctx.check_cancel()
     f = run_source(plan.source, ctx, ev)
+    ctx.check_cancel()
     if plan.where is not None:
         f = f.filter(ev.eval_bool(plan.where, f))
     items = _expand_items(sel, f)
@@ -446,6 +450,7 @@ def run_setop(plan: P.SetOpPlan, ctx: Ctx) -> Frame:
 
 
 MAX_RECURSION = 100_000
+CORRELATED_MAX_ROWS = 2000
 
 
 def run_recursive(plan: P.RecursivePlan, ctx: Ctx) -> Frame:
@@ -522,8 +527,10 @@ def run_scalar_subquery(node: exp.Expression, ctx: Ctx, outer: Frame):
 
 def per_outer_row(node, ctx: Ctx, outer: Frame, fn) -> list:
     """A correlated sub-query run once per outer row (bounded): fn(sub-result frame) per row."""
-    if outer.n > 20000:
-        raise errors.FeatureNotSupported("correlated sub-queries over more than 20000 rows")
+    if outer.n > CORRELATED_MAX_ROWS:
+        raise errors.FeatureNotSupported(
+            f"correlated sub-queries over more than {CORRELATED_MAX_ROWS} outer rows",
+            hint="rewrite as a JOIN or GROUP BY (pgmkts runs correlated sub-queries once per outer row)")
     saved = ctx.outer
     out = []
     try:
@@ -537,8 +544,10 @@ def per_outer_row(node, ctx: Ctx, outer: Frame, fn) -> list:
 
 def _correlated(node, ctx: Ctx, outer: Frame):
     """Correlated scalar sub-query: evaluated once per outer row (bounded)."""
-    if outer.n > 20000:
-        raise errors.FeatureNotSupported("correlated sub-queries over more than 20000 rows")
+    if outer.n > CORRELATED_MAX_ROWS:
+        raise errors.FeatureNotSupported(
+            f"correlated sub-queries over more than {CORRELATED_MAX_ROWS} outer rows",
+            hint="rewrite as a JOIN or GROUP BY (pgmkts runs correlated sub-queries once per outer row)")
     saved = ctx.outer
     vals = []
     try:

@@ -20,6 +20,10 @@ def extract_symbols(conds: list[exp.Expression], qualifiers: set[str | None]
             if column_is(a, "symbol", qualifiers) and is_constant(b):
                 sets.append([b])
                 continue
+        if isinstance(c, exp.EQ) and isinstance(c.expression, exp.Any) and \
+                column_is(c.this, "symbol", qualifiers) and is_constant(c.expression.this):
+            sets.append([c.expression])  # evaluated to a list at run time
+            continue
         if isinstance(c, exp.In) and not c.args.get("query") and column_is(c.this, "symbol", qualifiers) \
                 and all(is_constant(e) for e in c.expressions) and not c.args.get("is_global"):
             sets.append(list(c.expressions))

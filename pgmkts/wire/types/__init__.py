@@ -8,6 +8,7 @@ import pyarrow as pa
 from pgmkts.wire.types.binary import encode_binary
 from pgmkts.wire.types.core import Encoded, assemble, from_arrow_binary
 from pgmkts.wire.types.params import decode_param
+from pgmkts.wire.types.small import SMALL_ROWS, small_text_datarows
 from pgmkts.wire.types.text import encode_text
 
 
@@ -20,6 +21,8 @@ def encode_column(arr: pa.Array, oid: int, fmt: int, tz: str | None = "UTC") -> 
 
 def encode_datarows(batch: pa.RecordBatch, oids: list[int], formats: list[int], tz: str | None = "UTC") -> bytes:
     """A whole batch as consecutive DataRow messages."""
+    if batch.num_rows <= SMALL_ROWS and not any(formats):
+        return small_text_datarows(batch, oids, tz)
     cols = [encode_column(batch.column(i), oids[i], formats[i], tz) for i in range(batch.num_columns)]
     return assemble(cols, batch.num_rows)
 

@@ -39,8 +39,10 @@ def binary_scalar(v, oid: int) -> bytes:
     """One value in binary (array elements)."""
     arr = pa.array([v])
     enc = encode_binary(arr, oid)
+    assert enc.data is not None
     if enc.width:
         return enc.data[0].tobytes()
+    assert enc.offsets is not None
     return enc.data[enc.offsets[0]:enc.offsets[1]].tobytes()
 
 

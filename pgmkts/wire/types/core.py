@@ -34,6 +34,7 @@ class Encoded:
         if self.width:
             lens = np.full(self.n, self.width, dtype=np.int64)
         else:
+            assert self.offsets is not None
             lens = np.diff(self.offsets)
         if self.valid is not None:
             lens = np.where(self.valid, lens, -1)
@@ -55,13 +56,12 @@ def validity(arr: pa.Array) -> np.ndarray | None:
 
 def from_arrow_binary(arr: pa.Array) -> Encoded:
     """Zero-copy view of an Arrow string/binary array's offsets and data buffers."""
-    if pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type):
-        off_dtype, osz = np.int64, 8
-    else:
-        off_dtype, osz = np.int32, 4
+    large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    off_dtype: type = np.int64 if large else np.int32
+    osz = 8 if large else 4
     n = len(arr)
     bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=off_dtype, count=n + 1, offset=arr.offset * osz)
+    offsets: np.ndarray = np.frombuffer(bufs[1], dtype=off_dtype, count=n + 1, offset=arr.offset * osz)
     data = np.frombuffer(bufs[2], dtype=U1) if bufs[2] is not None else np.zeros(0, U1)
     return Encoded(n, 0, data, offsets, validity(arr), arr)
 
@@ -87,19 +87,11 @@ def _as_binary(col: Encoded) -> pa.Array:
     """The column's value bytes as an Arrow binary array, NULLs as empty values."""
     if col.arrow is not None:
         arr = col.arrow
-        arr = arr.cast(pa.large_binary() if pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
-                       else pa.binary())
+        large = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+        arr = arr.cast(pa.large_binary() if large else pa.binary())
         return pc.fill_null(arr, b"") if arr.null_count else arr
-    if col.width:
-        arr = _fixed_binary(col.data)
-    else:
-        offs = col.offsets
-        if offs[-1] - offs[0] < 2**31 - 1:
-            arr = pa.BinaryArray.from_buffers(pa.binary(), col.n, [None, pa.py_buffer(offs.astype(np.int32)),
-                                                                   pa.py_buffer(col.data)])
-        else:
-            arr = pa.LargeBinaryArray.from_buffers(pa.large_binary(), col.n,
-                                                   [None, pa.py_buffer(offs), pa.py_buffer(col.data)])
+    assert col.data is not None      # fixed width: every variable column is built from Arrow
+    arr = _fixed_binary(col.data)
     if col.valid is not None:
         arr = pc.if_else(pa.array(col.valid), arr, b"")
     return arr

@@ -152,7 +152,8 @@ def _array_binary(raw: bytes) -> list:
         if ndim != 1:
             raise InvalidBinaryRepresentation("only one-dimensional array parameters are supported")
         n, _lb = struct.unpack_from("!ii", raw, 12)
-        pos, out = 20, []
+        pos = 20
+        out: list = []
         for _ in range(n):
             (ln,) = struct.unpack_from("!i", raw, pos)
             pos += 4

@@ -29,7 +29,8 @@ def numeric_to_binary(v) -> bytes:
         return struct.pack("!hhHh", 0, 0, 0xC000, 0)
     if d.is_infinite():
         return struct.pack("!hhHh", 0, 0, 0xF000 if d < 0 else 0xD000, 0)
-    sign, digits, exp = d.as_tuple()
+    sign, digits, exp_ = d.as_tuple()
+    exp = int(exp_)  # finite here: NaN/Infinity returned above
     dscale = max(0, -exp)
     s = "".join(map(str, digits))
     # pad so the decimal point falls on a 4-digit group boundary
