@@ -285,3 +285,6 @@ SELECT symbol FROM (SELECT DISTINCT symbol FROM ohlcv_1min) o WHERE EXISTS (SELE
 SELECT v FROM (VALUES (1), (2), (3)) a(v) WHERE v IN (SELECT w FROM (VALUES (1), (3)) b(w) WHERE w >= a.v - 0) ORDER BY 1
 SELECT count(*) FROM (SELECT * FROM "AAPL/1Min/OHLCV" LIMIT 7) t
 SELECT count(*) FROM (SELECT close FROM ohlcv_1min LIMIT 5 OFFSET 3) t
+SELECT count(*) FROM ohlcv_1min WHERE symbol = ANY(ARRAY['AAPL', 'MSFT'])
+SELECT count(*) FROM ohlcv_1min WHERE volume > ALL(ARRAY[9990, 9000]) OR volume < ANY(ARRAY[3, 5])
+SELECT epoch AT TIME ZONE 'America/New_York' FROM "AAPL/1Min/OHLCV" WHERE epoch < '2024-01-02 00:02' ORDER BY 1

@@ -211,3 +211,10 @@ def test_statement_timeout_and_cancel(engine):
         list(s.execute("SELECT pg_sleep(5)"))
     assert "user request" in ei.value.message
     timer.join()
+
+
+def test_list_parameter_any(session):
+    prep = session.prepare("SELECT symbol, count(*) FROM ohlcv_1min WHERE symbol = ANY($1) GROUP BY symbol "
+                           "ORDER BY symbol", [1009])
+    res = session.run(session.bind(prep, [["MSFT", "SPY", "NOPE"]]))
+    assert [r["symbol"] for b in res.batches for r in b.to_pylist()] == ["MSFT", "SPY"]
