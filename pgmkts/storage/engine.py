@@ -91,8 +91,11 @@ class Engine:
         self._cat_lock = threading.Lock()
         self._buckets: dict[str, Bucket] = {}  # published (readers)
         self._wcat: dict[str, BucketInfo] = {}  # writer's view, ahead of apply
-        self._dirty: set[str] = set()
+        self._dirty: set[str] = set()  # files written since the last checkpoint (fsynced by it)
+        self._dirty_dirs: set[str] = set()  # directories whose entries changed
         self._subs: list[Subscriber] = []
+        self._counts = {"writes": 0, "rows_written": 0, "reads": 0, "rows_read": 0, "deletes": 0,
+                        "destroys": 0, "checkpoints": 0, "replayed_frames": 0}
         self._hook_q: deque[tuple[int, list]] = deque()
         self._hook_cv = threading.Condition(threading.Lock())
         self._hook_busy = False
@@ -219,6 +222,12 @@ class Engine:
         finally:
             b.lock.release_read()
 
+    def stats(self) -> dict[str, int]:
+        """Counters for /metrics (exported as pgmkts_engine_<name>)."""
+        w = self.wal
+        return {**self._counts, "wal_frames": w.frames, "wal_bytes": w.bytes, "wal_fsyncs": w.fsyncs,
+                "buckets": len(self._buckets), "wal_lsn": w.written_lsn, "checkpoint_lsn": self._ckpt_lsn}
+
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         with self._cat_lock:
             self._subs = [*self._subs, fn]
@@ -237,9 +246,13 @@ class Engine:
         try:
             if b.dropped:
                 raise errors.BucketNotFound(f"bucket {b.info.tbk} does not exist")
-            return b.read(start_ns, end_ns, columns=columns, limit=limit, from_end=from_end)
+            res = b.read(start_ns, end_ns, columns=columns, limit=limit, from_end=from_end)
         finally:
             b.lock.release_read()
+        c = self._counts
+        c["reads"] += 1
+        c["rows_read"] += len(res["Epoch"])
+        return res
 
     def read_many(self, tbks: Sequence[str], start_ns: int | None = None, end_ns: int | None = None, *,
                   columns: Sequence[str] | None = None, limit: int | None = None,
@@ -297,7 +310,10 @@ class Engine:
 
         events = [(p.info.tbk, p.arrays) for p in preps]
         self._commit(lsn, apply, events)
-        return sum(p.nrows for p in preps)
+        n = sum(p.nrows for p in preps)
+        self._counts["writes"] += 1
+        self._counts["rows_written"] += n
+        return n
 
     def delete(self, tbk: str, start_ns: int | None, end_ns: int | None) -> int:
         key = _key(tbk)
@@ -313,6 +329,7 @@ class Engine:
         def apply() -> None:
             box[0] = self._apply_delete(key, start_ns, end_ns, lsn)
         self._commit(lsn, apply, [])
+        self._counts["deletes"] += 1
         return box[0]
 
     def destroy(self, tbk: str) -> None:
@@ -324,6 +341,7 @@ class Engine:
             lsn = self.wal.append(walmod.KIND_DESTROY, {"tbk": key})
             del self._wcat[key]
         self._commit(lsn, lambda: self._apply_destroy(key), [])
+        self._counts["destroys"] += 1
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -506,6 +524,8 @@ class Engine:
             self._apply_destroy(info.tbk)
         nb = self._new_bucket(info)
         nb.create_on_disk()
+        self._dirty.add(os.path.join(nb.dir, "meta.json"))
+        self._dirty_dirs.update(self._ancestors(nb.dir))
         with self._cat_lock:
             self._buckets[info.tbk] = nb
         return nb
@@ -540,8 +560,14 @@ class Engine:
                 self._buckets.pop(key, None)
             b.destroy_on_disk()
             self._dirty = {p for p in self._dirty if not p.startswith(b.dir + os.sep)}
+            self._dirty_dirs.update(self._ancestors(b.dir))
         finally:
             b.lock.release_write()
+
+    def _ancestors(self, bucket_dir: str) -> list[str]:
+        """Directories whose entries change when a bucket appears or goes: AG, TF, SYMBOL, root."""
+        tf_dir = os.path.dirname(bucket_dir)
+        return [bucket_dir, tf_dir, os.path.dirname(tf_dir), self.root]
 
     # ------------------------------------------------------------------ WAL replay
     def _replay(self) -> int:
@@ -562,6 +588,7 @@ class Engine:
                 applied += 1
             if last == lsn_before and idx < len(files) - 1:
                 log.warning("WAL %s holds no frames past LSN %d", path, last)
+        self._counts["replayed_frames"] = applied
         if applied:
             log.warning("replayed %d WAL frames (checkpoint LSN %d, last LSN %d)", applied, ckpt, last)
         return last
@@ -609,7 +636,7 @@ class Engine:
             while self._applied_lsn < last:
                 self._apply_cv.wait()
         dirty, self._dirty = self._dirty, set()
-        dirs = set()
+        dirs, self._dirty_dirs = self._dirty_dirs, set()
         for p in dirty:
             try:
                 fd = os.open(p, os.O_RDONLY)
@@ -620,10 +647,11 @@ class Engine:
             finally:
                 os.close(fd)
             dirs.add(os.path.dirname(p))
-        for d in dirs:
+        for d in sorted(dirs, key=len, reverse=True):  # deepest first
             walmod.fsync_dir(d)
         walmod.write_checkpoint(self.wal_dir, last)
         self._ckpt_lsn = last
+        self._counts["checkpoints"] += 1
         for p in olds:
             try:
                 os.unlink(p)

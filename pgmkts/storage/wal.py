@@ -191,6 +191,7 @@ class WAL:
         self.synced_lsn = next_lsn - 1  # every frame <= this is durable
         self._cv = threading.Condition(threading.Lock())
         self._syncing = False
+        self.frames = self.bytes = self.fsyncs = 0  # counters for Engine.stats()
         self._fd = -1
         self._size = 0
         self.path = ""
@@ -240,6 +241,8 @@ class WAL:
                 pass
             raise
         self._size += FRAME_HEAD.size + length
+        self.frames += 1
+        self.bytes += FRAME_HEAD.size + length
         self.next_lsn = lsn + 1
         self.written_lsn = lsn
         return lsn
@@ -260,6 +263,7 @@ class WAL:
                     os.fdatasync(fd)  # appends: size metadata included
                 finally:
                     self._cv.acquire()
+                    self.fsyncs += 1
                     self._syncing = False
                     self._cv.notify_all()
                 if target > self.synced_lsn:
