@@ -20,7 +20,7 @@ import shutil
 import struct
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -192,8 +192,9 @@ class Bucket:
     def _add_year(self, y: int) -> None:
         ys = self.years()
         if y not in ys:
-            ys.append(y)
-            ys.sort()
+            # a new list, swapped in whole: readers may be iterating the old one (append path
+            # writes without the bucket lock, and list.sort() empties a list while it sorts)
+            self._years = sorted([*ys, y])
 
     def _years_in(self, s: int, e: int) -> list[int]:
         y0, y1 = year_of(s), year_of(e)
@@ -214,7 +215,15 @@ class Bucket:
         return int(r["Epoch"][0]) if len(r["Epoch"]) else None
 
     # interface implemented by subclasses
-    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
+    def appendable(self, arrays: dict[str, np.ndarray]) -> bool:
+        """True when the batch lands wholly after the published data (no overwrite, no merge):
+        it can then be written before its WAL frame is durable and published afterwards."""
+        raise NotImplementedError
+
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str],
+                    publish: bool = True) -> Callable[[], None] | None:
+        """Write the batch. With publish=False (appendable batches only) the rows stay invisible
+        and the returned callable publishes them (under the bucket's write lock)."""
         raise NotImplementedError
 
     def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
@@ -317,28 +326,72 @@ class FixedBucket(Bucket):
             st = self._lohi[y] = [lo, hi]
         return st
 
-    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
-        e = arrays["Epoch"]  # floored, sorted, unique (see engine._prepare)
-        n = len(e)
-        if not n:
-            return
+    def _seg_slots(self, e: np.ndarray, i: int, j: int, y: int) -> tuple[_FixedLayout, int, int]:
+        lay = self.layout(y)
+        return lay, (int(e[i]) - lay.ystart) // self.tf, (int(e[j - 1]) - lay.ystart) // self.tf + 1
+
+    def appendable(self, arrays: dict[str, np.ndarray]) -> bool:
+        e = arrays["Epoch"]
+        if not len(e):
+            return True
         for i, j, y in _year_segments(e):
-            lay = self.layout(y)
-            s0 = (int(e[i]) - lay.ystart) // self.tf
-            s1 = (int(e[j - 1]) - lay.ystart) // self.tf + 1
+            if y in self.years():
+                _, s0, _ = self._seg_slots(e, i, j, y)
+                if s0 < self.lohi(y)[1]:
+                    return False
+        return True
+
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str],
+                    publish: bool = True) -> Callable[[], None] | None:
+        e = arrays["Epoch"]  # floored, sorted, unique (see engine._prepare)
+        if not len(e):
+            return None
+        pubs: list[tuple[int, int, int]] = []
+        for i, j, y in _year_segments(e):
+            lay, s0, s1 = self._seg_slots(e, i, j, y)
             # sorted + unique + same year: the slots are contiguous iff the span equals the count
             slots = None if s1 - s0 == j - i else (e[i:j] - lay.ystart) // self.tf
             fd = self._open(y, create=True)
             try:
+                self._clear_unpublished(fd, lay, self.lohi(y, fd), s0, s1)
                 self._write_slots(fd, lay, s0, s1, slots, {c: arrays[c][i:j] for c, _ in self.cols})
-                st = self.lohi(y, fd)
-                if s0 < st[0] or s1 > st[1]:
-                    st[0], st[1] = min(st[0], s0), max(st[1], s1)
-                    os.pwrite(fd, struct.pack("<qq", st[0], st[1]), _FIX_LOHI_OFF)
             finally:
                 os.close(fd)
             dirty.add(self.year_path(y))
-        self.note_written(int(e[-1]))
+            pubs.append((y, s0, s1))
+        last = int(e[-1])
+
+        def do_publish() -> None:
+            for y, s0, s1 in pubs:
+                st = self.lohi(y)
+                if s0 < st[0] or s1 > st[1]:
+                    st[0], st[1] = min(st[0], s0), max(st[1], s1)
+                    fd = os.open(self.year_path(y), os.O_WRONLY)
+                    try:
+                        os.pwrite(fd, struct.pack("<qq", st[0], st[1]), _FIX_LOHI_OFF)
+                    finally:
+                        os.close(fd)
+            self.note_written(last)
+
+        if publish:
+            do_publish()
+            return None
+        return do_publish
+
+    def _clear_unpublished(self, fd: int, lay: _FixedLayout, st: list[int], s0: int, s1: int) -> None:
+        """Slots outside the published [lo, hi) may hold leftovers of a write that was never
+        published (its WAL frame was lost with the machine): empty them before writing around them."""
+        lo, hi = st
+        # everything that publishing [s0, s1) brings into [lo, hi) but the batch does not write
+        ranges = [(s0, s1)] if hi <= lo else []
+        if hi > lo:
+            if s0 < lo:
+                ranges.append((s0, lo))
+            if s1 > hi:
+                ranges.append((hi, s1))
+        for a, b in ranges:
+            for x, z in _extents(fd, lay.pres_off + a, lay.pres_off + b):
+                pwrite_all(fd, np.zeros(z - x, np.uint8), x)
 
     def _write_slots(self, fd: int, lay: _FixedLayout, s0: int, s1: int, slots: np.ndarray | None,
                      cols: dict[str, np.ndarray]) -> None:
@@ -646,10 +699,36 @@ class VariableBucket(Bucket):
         mm = mmap.mmap(fd, HDR + nrows * self.rec.itemsize, prot=mmap.PROT_READ)
         return np.frombuffer(mm, self.rec, count=nrows, offset=HDR)
 
-    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str]) -> None:
+    def _last_key(self, fd: int, nrows: int) -> int:
+        raw = os.pread(fd, 12, HDR + (nrows - 1) * self.rec.itemsize)
+        ep, ns = struct.unpack("<qi", raw)
+        return _key(ep, ns)
+
+    def appendable(self, arrays: dict[str, np.ndarray]) -> bool:
+        e = arrays["Epoch"]
+        if not len(e):
+            return True
+        nanos = arrays["Nanoseconds"]
+        for i, _j, y in _year_segments(e):
+            if y not in self.years():
+                continue
+            nrows = self.state(y)[0]
+            if not nrows:
+                continue
+            fd = os.open(self.year_path(y), os.O_RDONLY)
+            try:
+                if _key(int(e[i]), int(nanos[i])) < self._last_key(fd, nrows):
+                    return False
+            finally:
+                os.close(fd)
+        return True
+
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str],
+                    publish: bool = True) -> Callable[[], None] | None:
         e = arrays["Epoch"]  # sorted by (Epoch, Nanoseconds), see engine._prepare
         if not len(e):
-            return
+            return None
+        pubs: list[tuple[int, int, int]] = []
         for i, j, y in _year_segments(e):
             fd = self._open_rw(y)
             try:
@@ -659,11 +738,28 @@ class VariableBucket(Bucket):
                 recs = np.empty(j - i, self.rec)
                 for name in self.rec.names:
                     recs[name] = arrays[name][i:j]
-                self._insert(fd, y, nrows, recs, lsn)
+                if publish:
+                    self._insert(fd, y, nrows, recs, lsn)
+                else:  # appendable() said so: rows go after the published ones, header later
+                    pwrite_all(fd, recs, HDR + nrows * self.rec.itemsize)
+                    pubs.append((y, nrows + len(recs), lsn))
             finally:
                 os.close(fd)
             dirty.add(self.year_path(y))
-        self.note_written(int(e[-1]))
+        last = int(e[-1])
+        if publish:
+            self.note_written(last)
+            return None
+
+        def do_publish() -> None:
+            for y, nrows, lsn_ in pubs:
+                fd = os.open(self.year_path(y), os.O_WRONLY)
+                try:
+                    self._set_state(fd, y, nrows, lsn_)
+                finally:
+                    os.close(fd)
+            self.note_written(last)
+        return do_publish
 
     def _insert(self, fd: int, y: int, nrows: int, recs: np.ndarray, lsn: int) -> None:
         rs = self.rec.itemsize

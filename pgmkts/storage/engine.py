@@ -130,8 +130,8 @@ class Engine:
         self._threads: list[threading.Thread] = []
         if self.wal_rotate_interval > 0:
             self._spawn(self._checkpoint_loop, "pgmkts-checkpoint")
-        if wal_sync == "interval":
-            self._spawn(self._sync_loop, "pgmkts-walsync")
+        interval = self.wal_sync_interval if wal_sync == "interval" else None
+        self._spawn(lambda: self.wal.run_syncer(self._stop, interval), "pgmkts-walsync")
 
     # ------------------------------------------------------------------ lifecycle
     def _spawn(self, fn: Callable[[], None], name: str) -> None:
@@ -143,6 +143,7 @@ class Engine:
         if self._closed:
             return
         self._stop.set()
+        self.wal.stop_syncer()
         for t in self._threads:
             t.join()
         try:
@@ -159,6 +160,7 @@ class Engine:
     def _simulate_crash(self) -> None:
         """For tests: stop as kill -9 would (no checkpoint, WAL files left as they are)."""
         self._stop.set()
+        self.wal.stop_syncer()
         for t in self._threads:
             t.join()
         with self._wlock:
@@ -173,13 +175,6 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _sync_loop(self) -> None:
-        while not self._stop.wait(self.wal_sync_interval):
-            try:
-                self.wal.sync_all()
-            except OSError as exc:  # pragma: no cover - disk failure
-                log.error("WAL fsync failed: %s", exc)
 
     def _checkpoint_loop(self) -> None:
         while not self._stop.wait(self.wal_rotate_interval * 60.0):
@@ -308,8 +303,11 @@ class Engine:
         def apply() -> None:
             self._apply_writes(preps, lsn)
 
+        def early() -> Callable[[], None] | None:
+            return self._apply_appends_early(preps, lsn)
+
         events = [(p.info.tbk, p.arrays) for p in preps]
-        self._commit(lsn, apply, events)
+        self._commit(lsn, apply, events, early)
         n = sum(p.nrows for p in preps)
         self._counts["writes"] += 1
         self._counts["rows_written"] += n
@@ -349,14 +347,17 @@ class Engine:
         if self._broken is not None:
             raise errors.InternalError(f"storage engine stopped after an I/O error: {self._broken}")
 
-    def _commit(self, lsn: int, apply: Callable[[], None], events: list) -> None:
-        """Durability (group commit), then the apply in LSN order, then subscribers."""
-        try:
-            if self.wal_sync == "commit":
-                self.wal.sync_upto(lsn)
-        except OSError as exc:
-            self._broken = exc
-            # a later frame may not be applied before this one: release the turn anyway
+    def _commit(self, lsn: int, apply: Callable[[], None], events: list,
+                early: Callable[[], Callable[[], None] | None] | None = None) -> None:
+        """Durability (group commit), the apply in LSN order, publication, then subscribers.
+
+        `early`, when given, may write an append-only batch *before* its frame is durable
+        (overlapping the fsync) and return a callable that publishes it afterwards; it returns
+        None when the batch overwrites or merges, and `apply` then runs after the fsync.
+        """
+        commit = self.wal_sync == "commit"
+        if commit:
+            self.wal.request_sync(lsn)  # the syncer thread starts the fsync now
         with self._apply_cv:
             while self._applied_lsn != lsn - 1:
                 self._apply_cv.wait()
@@ -364,7 +365,17 @@ class Engine:
         try:
             if self._broken is not None:
                 raise errors.InternalError(f"write not applied: storage stopped after an error: {self._broken}")
-            apply()
+            publish = early() if early is not None else None
+            if commit:
+                try:
+                    self.wal.sync_upto(lsn)
+                except OSError as exc:
+                    self._broken = exc
+                    raise errors.InternalError(f"WAL fsync failed; write not committed: {exc}") from exc
+            if publish is not None:
+                publish()
+            else:
+                apply()
             ok = True
         except errors.PgmktsError:
             raise
@@ -539,6 +550,40 @@ class Engine:
         finally:
             for b in locked:
                 b.lock.release_write()
+
+    def _apply_appends_early(self, preps: list[_Prepared], lsn: int) -> Callable[[], None] | None:
+        """Write batches that only append, invisibly, while the WAL fsync runs; see `_commit`."""
+        if len({p.info.tbk for p in preps}) != len(preps):
+            return None
+        todo: list[tuple[_Prepared, Bucket | None]] = []
+        for p in preps:
+            b = self._buckets.get(p.info.tbk)
+            if b is not None and (b.info != p.info or not b.appendable(p.arrays)):
+                return None
+            todo.append((p, b))
+        done: list[tuple[Bucket, bool, Callable[[], None] | None]] = []
+        for p, b in todo:
+            new = b is None
+            if new:  # created on disk now, entered in the catalog when published
+                b = self._new_bucket(p.info)
+                b.create_on_disk()
+                self._dirty.add(os.path.join(b.dir, "meta.json"))
+                self._dirty_dirs.update(self._ancestors(b.dir))
+            done.append((b, new, b.apply_write(p.arrays, lsn, self._dirty, publish=False)))
+
+        def publish() -> None:
+            locked = self._lock_buckets([b for b, _, _ in done])
+            try:
+                for b, new, pub in done:
+                    if pub is not None:
+                        pub()
+                    if new:
+                        with self._cat_lock:
+                            self._buckets[b.info.tbk] = b
+            finally:
+                for b in locked:
+                    b.lock.release_write()
+        return publish
 
     def _apply_delete(self, key: str, start_ns: int | None, end_ns: int | None, lsn: int) -> int:
         b = self._buckets.get(key)

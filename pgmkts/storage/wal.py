@@ -192,6 +192,8 @@ class WAL:
         self._cv = threading.Condition(threading.Lock())
         self._syncing = False
         self.frames = self.bytes = self.fsyncs = 0  # counters for Engine.stats()
+        self._requested = next_lsn - 1
+        self._stop_syncer = False
         self._fd = -1
         self._size = 0
         self.path = ""
@@ -271,6 +273,36 @@ class WAL:
 
     def sync_all(self) -> None:
         self.sync_upto(self.written_lsn)
+
+    # -- background syncer: committers request, then do useful work, then wait -------------------
+    def request_sync(self, lsn: int) -> None:
+        """Ask the syncer thread to make `lsn` durable; returns at once (see `sync_upto`)."""
+        with self._cv:
+            if lsn > self._requested:
+                self._requested = lsn
+                self._cv.notify_all()
+
+    def run_syncer(self, stop: threading.Event, interval: float | None = None) -> None:
+        """Thread body: fsync whenever a commit asks (or every `interval` s), covering every
+        frame written so far, so concurrent committers share one fsync."""
+        while not stop.is_set():
+            with self._cv:
+                if self._requested <= self.synced_lsn and not self._stop_syncer:
+                    self._cv.wait(interval if interval is not None else 0.5)
+                if self._stop_syncer:
+                    return
+                want = self.written_lsn if interval is not None else self._requested
+            if want > self.synced_lsn and self._fd >= 0:
+                try:
+                    self.sync_upto(want)
+                except OSError as exc:  # committers see it when they wait themselves
+                    log.error("WAL fsync failed: %s", exc)
+                    stop.wait(0.1)
+
+    def stop_syncer(self) -> None:
+        with self._cv:
+            self._stop_syncer = True
+            self._cv.notify_all()
 
     def rotate(self) -> tuple[int, list[str]]:
         """Start a new file (caller holds the writer lock). Returns (last LSN in old files, old paths)."""
