@@ -49,6 +49,7 @@ from pgmkts.storage.timeframe import timeframe_seconds
 
 log = logging.getLogger("pgmkts.storage")
 
+WAL_CHECKPOINT_BYTES = 1 << 30  # a WAL file this big triggers a checkpoint before the timer
 Subscriber = Callable[[str, dict[str, np.ndarray]], None]
 
 
@@ -104,7 +105,23 @@ class Engine:
         self._broken: BaseException | None = None
         self._closed = False
         self._stop = threading.Event()
+        self._ckpt_wake = threading.Event()  # set: checkpoint now (WAL too big, or closing)
 
+        try:
+            self._open()
+        except BaseException:
+            fcntl.flock(self._lockfd, fcntl.LOCK_UN)
+            os.close(self._lockfd)
+            raise
+
+        self._threads: list[threading.Thread] = []
+        if self.wal_rotate_interval > 0:
+            self._spawn(self._checkpoint_loop, "pgmkts-checkpoint")
+        interval = self.wal_sync_interval if wal_sync == "interval" else None
+        self._spawn(lambda: self.wal.run_syncer(self._stop, interval), "pgmkts-walsync")
+
+    def _open(self) -> None:
+        """Undo interrupted merges, scan the catalog, replay the WAL, open it for appends."""
         t0 = time.perf_counter()
         restored = restore_undo(self.root, self.wal_dir)
         if restored:
@@ -119,19 +136,13 @@ class Engine:
         files = walmod.wal_files(self.wal_dir)
         if last == self._ckpt_lsn and len(files) == 1 and walmod.WAL.reusable(files[0][1]):
             # clean shutdown (or nothing logged since the checkpoint): keep the empty WAL file
-            self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=wal_sync, reuse=files[0][1])
+            self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=self.wal_sync, reuse=files[0][1])
         else:
-            self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=wal_sync)
+            self.wal = walmod.WAL(self.wal_dir, last + 1, sync_mode=self.wal_sync)
             # make what replay applied durable, then drop the replayed WAL files
             self._finish_checkpoint(last, [p for _, p in files if p != self.wal.path])
         log.info("storage open: %d buckets, WAL replayed to LSN %d in %.3fs", len(self._buckets), last,
                  time.perf_counter() - t0)
-
-        self._threads: list[threading.Thread] = []
-        if self.wal_rotate_interval > 0:
-            self._spawn(self._checkpoint_loop, "pgmkts-checkpoint")
-        interval = self.wal_sync_interval if wal_sync == "interval" else None
-        self._spawn(lambda: self.wal.run_syncer(self._stop, interval), "pgmkts-walsync")
 
     # ------------------------------------------------------------------ lifecycle
     def _spawn(self, fn: Callable[[], None], name: str) -> None:
@@ -143,6 +154,7 @@ class Engine:
         if self._closed:
             return
         self._stop.set()
+        self._ckpt_wake.set()
         self.wal.stop_syncer()
         for t in self._threads:
             t.join()
@@ -160,6 +172,7 @@ class Engine:
     def _simulate_crash(self) -> None:
         """For tests: stop as kill -9 would (no checkpoint, WAL files left as they are)."""
         self._stop.set()
+        self._ckpt_wake.set()
         self.wal.stop_syncer()
         for t in self._threads:
             t.join()
@@ -177,7 +190,11 @@ class Engine:
         self.close()
 
     def _checkpoint_loop(self) -> None:
-        while not self._stop.wait(self.wal_rotate_interval * 60.0):
+        while True:
+            self._ckpt_wake.wait(self.wal_rotate_interval * 60.0)
+            self._ckpt_wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.checkpoint()
             except Exception:  # pragma: no cover - keep the thread alive, log loudly
@@ -308,6 +325,8 @@ class Engine:
 
         events = [(p.info.tbk, p.arrays) for p in preps]
         self._commit(lsn, apply, events, early)
+        if self.wal.size > WAL_CHECKPOINT_BYTES:
+            self._ckpt_wake.set()  # bulk loads: do not let one WAL file grow without bound
         n = sum(p.nrows for p in preps)
         self._counts["writes"] += 1
         self._counts["rows_written"] += n

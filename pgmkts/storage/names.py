@@ -3,7 +3,7 @@
 A name part (symbol, timeframe, attribute group) may hold what MarketStore users put there
 (`BTC-USD`, `BRK.B`, `^GSPC`, `EUR=X`, `X:BTCUSD` is *not* allowed: ':' separates the TBK
 suffix). Nothing may escape the data directory or create odd files: no '/', '\\', NUL,
-control characters, '*', ',', ':', no leading '.', nothing over 64 characters.
+control characters, '*', ',', ':', no leading '.', nothing over 128 characters (the file system allows 255; MarketStore's own integration suite uses 72-character symbols).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from pgmkts import errors
 from pgmkts.storage.timeframe import canonical_timeframe
 
-MAX_NAME_LEN = 64
+MAX_NAME_LEN = 128
 # '*' and ',' are query syntax (all symbols, symbol lists); ':' separates the TBK schema suffix;
 # the rest are path separators or characters that make odd files on some filesystems.
 _FORBIDDEN = frozenset('/\\*,:\x00?<>|"\'`')

@@ -204,6 +204,10 @@ class WAL:
         else:
             self._open_new(next_lsn)
 
+    @property
+    def size(self) -> int:
+        return self._size
+
     @staticmethod
     def reusable(path: str) -> bool:
         try:

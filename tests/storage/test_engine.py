@@ -390,3 +390,38 @@ def test_subscribers_in_commit_order_and_reentrant(engine):
     for k in range(3):  # per writer, commit order is preserved
         mine = [v for v in a if v // 100 == k]
         assert mine == sorted(mine)
+
+
+def test_background_checkpoint_rotates_wal(engine_factory):
+    import os
+    import time
+
+    e = engine_factory(wal_rotate_interval=0.001)  # every 60 ms
+    e.write("B/1Min/OHLCV", bars(10))
+    deadline = time.monotonic() + 10
+    while e.stats()["checkpoint_lsn"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    st = e.stats()
+    assert st["checkpoint_lsn"] >= 1 and st["checkpoints"] >= 1
+    wals = [n for n in os.listdir(os.path.join(e.root, ".wal")) if n.startswith("wal.")]
+    assert len(wals) == 1
+
+
+def test_group_commit_shares_fsyncs(engine):
+    engine.create("G/1Sec/OHLCV", [("v", "f8")])
+    before = engine.stats()
+
+    def writer(k):
+        for i in range(25):
+            engine.write("G/1Sec/OHLCV", {"Epoch": np.array([T0 + k * 1000 + i]), "v": np.array([1.0])})
+
+    ts = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    st = engine.stats()
+    writes = st["writes"] - before["writes"]
+    fsyncs = st["wal_fsyncs"] - before["wal_fsyncs"]
+    assert writes == 200 and len(engine.read("G/1Sec/OHLCV")["Epoch"]) == 200
+    assert 0 < fsyncs <= writes

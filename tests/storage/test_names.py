@@ -25,7 +25,7 @@ HOSTILE = [
     "", "AAPL", "AAPL/1Min", "AAPL/1Min/OHLCV/x", "../1Min/OHLCV", "../../etc/passwd",
     "./1Min/OHLCV", "../x/y", "AAPL/../OHLCV", "AAPL/1Min/..", ".hidden/1Min/OHLCV",
     "A\\B/1Min/OHLCV", "A\x00B/1Min/OHLCV", "A\nB/1Min/OHLCV", "A\tB/1Min/OHLCV", "A\x7fB/1Min/OHLCV",
-    "*/1Min/OHLCV", "A,B/1Min/OHLCV", "X" * 65 + "/1Min/OHLCV", "AAPL/1Min/OHLCV:Other/Schema/x",
+    "*/1Min/OHLCV", "A,B/1Min/OHLCV", "X" * 129 + "/1Min/OHLCV", "AAPL/1Min/OHLCV:Other/Schema/x",
     " AAPL/1Min/OHLCV", "AAPL/1X/OHLCV", "AAPL/0Min/OHLCV", "AAPL/-1Min/OHLCV", "AAPL/Min/OHLCV",
     "AAPL/1Y/OHLCV", "AAPL/1.5Min/OHLCV", "A\ud800/1Min/OHLCV", "A\u2028B/1Min/OHLCV",
 ]
@@ -45,8 +45,8 @@ def test_parse_non_string():
 
 
 def test_max_length_ok():
-    t = TBK.parse("X" * 64 + "/1Min/OHLCV")
-    assert t.symbol == "X" * 64
+    t = TBK.parse("X" * 128 + "/1Min/OHLCV")
+    assert t.symbol == "X" * 128
 
 
 def test_safe_join(tmp_path):
