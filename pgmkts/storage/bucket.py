@@ -147,7 +147,7 @@ class Bucket:
         self.info = info
         self.undo_dir = undo_dir
         self.tf = info.tf_seconds
-        self.cols: list[tuple[str, np.dtype]] = [(n, TYPE_CODES[c]) for n, c in info.data_columns]
+        self.cols: list[tuple[str, np.dtype]] = _np_cols(info.data_columns)
         self.lock = RWLock()
         self.dropped = False
         self._years: list[int] | None = None
@@ -246,6 +246,19 @@ class Bucket:
             if c not in [o[0] for o in out]:
                 out.append((c, known[c]))
         return out
+
+
+_NP_COLS: dict[tuple, list[tuple[str, np.dtype]]] = {}
+
+
+def _np_cols(columns: tuple[tuple[str, str], ...]) -> list[tuple[str, np.dtype]]:
+    """Data columns (without Epoch/Nanoseconds) as numpy dtypes; shared between buckets."""
+    cols = _NP_COLS.get(columns)
+    if cols is None:
+        cols = [(n, TYPE_CODES[c]) for n, c in columns]
+        if len(_NP_COLS) < 10_000:
+            _NP_COLS[columns] = cols
+    return cols
 
 
 def _sec_bounds(start_ns: int | None, end_ns: int | None) -> tuple[int, int]:

@@ -80,12 +80,21 @@ class BucketInfo:
         return cols[:-1] if self.variable_length else cols
 
 
+_COLS_MEMO: dict[tuple, tuple[tuple[str, str], ...]] = {}  # thousands of buckets share a schema
+
+
 def make_info(tbk: TBK, tf_seconds: int, variable: bool, data_cols: list[tuple[str, str]]) -> BucketInfo:
-    cols = [("Epoch", "i8"), *[(n, type_code(t)) for n, t in data_cols]]
-    if variable:
-        cols.append(("Nanoseconds", "i4"))
-    return BucketInfo(str(tbk), tbk.symbol, tbk.timeframe, tbk.attrgroup, tf_seconds, bool(variable),
-                      tuple(cols))
+    key = (bool(variable), *(tuple(c) for c in data_cols))
+    cols = _COLS_MEMO.get(key)
+    if cols is None:
+        lst = [("Epoch", "i8"), *[(n, type_code(t)) for n, t in data_cols]]
+        if variable:
+            lst.append(("Nanoseconds", "i4"))
+        cols = tuple(lst)
+        if len(_COLS_MEMO) < 10_000:
+            _COLS_MEMO[key] = cols
+    return BucketInfo(f"{tbk.symbol}/{tbk.timeframe}/{tbk.attrgroup}", tbk.symbol, tbk.timeframe,
+                      tbk.attrgroup, tf_seconds, bool(variable), cols)
 
 
 def validate_columns(data_cols: list[tuple[str, str]], variable: bool) -> list[tuple[str, str]]:
@@ -190,7 +199,7 @@ def scan(root: str, cache_path: str | None = None) -> list[tuple[BucketInfo, str
                     tbk = TBK.of(s.name, t.name, a.name)
                     if tbk.timeframe != t.name:
                         raise errors.InvalidName(f"non-canonical timeframe directory {t.name!r}")
-                    st = os.stat(os.path.join(a.path, META))
+                    st = os.stat(f"{a.path}/{META}")
                     sig = [st.st_ino, st.st_size, st.st_mtime_ns]
                     hit = cache.get(rel)
                     meta = hit[1] if hit and hit[0] == sig else _load_meta(a.path)
