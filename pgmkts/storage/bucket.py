@@ -72,7 +72,7 @@ def _u8(a: np.ndarray) -> np.ndarray:
 
 def pread_into(fd: int, arr: np.ndarray, off: int) -> None:
     buf = _u8(arr)
-    mv = memoryview(buf)
+    mv = memoryview(buf)  # type: ignore[arg-type]
     done = 0
     n = len(mv)
     while done < n:
@@ -84,7 +84,7 @@ def pread_into(fd: int, arr: np.ndarray, off: int) -> None:
 
 
 def pwrite_all(fd: int, arr: np.ndarray | bytes, off: int) -> None:
-    mv = memoryview(_u8(arr) if isinstance(arr, np.ndarray) else arr)
+    mv = memoryview(_u8(arr) if isinstance(arr, np.ndarray) else arr)  # type: ignore[arg-type]
     done = 0
     while done < len(mv):
         done += os.pwrite(fd, mv[done:], off + done)
@@ -237,7 +237,7 @@ class Bucket:
         if columns is None:
             return self.cols
         known = dict(self.cols)
-        out = []
+        out: list[tuple[str, np.dtype]] = []
         for c in columns:
             if c in ("Epoch", "Nanoseconds") and (c == "Epoch" or self.info.variable_length):
                 continue
@@ -328,6 +328,7 @@ class FixedBucket(Bucket):
                     fd = os.open(self.year_path(y), os.O_RDONLY)
                 except FileNotFoundError:
                     return [0, 0]
+            assert fd is not None
             try:
                 raw = os.pread(fd, _FIX_HDR.size, 0)
             finally:
@@ -677,6 +678,7 @@ class VariableBucket(Bucket):
                     fd = os.open(self.year_path(y), os.O_RDONLY)
                 except FileNotFoundError:
                     return [0, 0]
+            assert fd is not None
             try:
                 raw = os.pread(fd, _VAR_HDR.size, 0)
             finally:
@@ -749,7 +751,7 @@ class VariableBucket(Bucket):
                 if lsn and lsn <= applied:
                     continue  # replay of a frame already in this file: keep it exactly once
                 recs = np.empty(j - i, self.rec)
-                for name in self.rec.names:
+                for name in self.rec.names or ():
                     recs[name] = arrays[name][i:j]
                 if publish:
                     self._insert(fd, y, nrows, recs, lsn)
@@ -849,7 +851,8 @@ class VariableBucket(Bucket):
         hi_key = _key(e, NS - 1) if end_ns is None else min(int(end_ns), _key(EPOCH_MAX, NS - 1))
         need = None if limit is None else max(0, int(limit))
         names = ["Epoch", *[n for n, _ in proj], "Nanoseconds"]
-        dts = {"Epoch": np.dtype(np.int64), "Nanoseconds": np.dtype(np.int32), **dict(proj)}
+        dts: dict[str, np.dtype] = {"Epoch": np.dtype(np.int64), "Nanoseconds": np.dtype(np.int32),
+                                    **dict(proj)}
         years = self._years_in(s, e) if lo_key <= hi_key else []
         plan: list[tuple[np.ndarray, int, int]] = []
         for y in (reversed(years) if from_end else years):

@@ -300,7 +300,9 @@ class Engine:
                                             detail=f"existing columns: {_fmt_cols(old.columns)}")
             lsn = self.wal.append(walmod.KIND_CREATE, _info_header(info))
             self._wcat[info.tbk] = info
-        self._commit(lsn, lambda: self._apply_create(info, True), [])
+        def apply() -> None:
+            self._apply_create(info, True)
+        self._commit(lsn, apply, [])
         return info
 
     def write(self, tbk: str, data: Mapping[str, np.ndarray], *, variable_length: bool | None = None) -> int:
@@ -581,10 +583,10 @@ class Engine:
                 return None
             todo.append((p, b))
         done: list[tuple[Bucket, bool, Callable[[], None] | None]] = []
-        for p, b in todo:
-            new = b is None
+        for p, maybe in todo:
+            new = maybe is None
+            b = maybe if maybe is not None else self._new_bucket(p.info)
             if new:  # created on disk now, entered in the catalog when published
-                b = self._new_bucket(p.info)
                 b.create_on_disk()
                 self._dirty.add(os.path.join(b.dir, "meta.json"))
                 self._dirty_dirs.update(self._ancestors(b.dir))
@@ -773,7 +775,7 @@ def _info_from_header(h: dict) -> BucketInfo:
 
 
 def _encode_batches(preps: list[_Prepared]) -> tuple[dict, list]:
-    header = {"b": []}
+    header: dict[str, list] = {"b": []}
     bufs: list = []
     for p in preps:
         h = _info_header(p.info)

@@ -26,7 +26,7 @@ log = logging.getLogger("pgmkts.storage.wal")
 try:  # CRC-32C in hardware: 15 MB in ~1 ms where zlib.crc32 takes ~25 ms
     from crc32c import crc32c as _crc32c
 except ImportError:  # pragma: no cover - depends on the environment
-    _crc32c = None
+    _crc32c = None  # type: ignore[assignment]
 
 ALGO_CRC32 = 1
 ALGO_CRC32C = 2
