@@ -90,6 +90,28 @@ def pwrite_all(fd: int, arr: np.ndarray | bytes, off: int) -> None:
         done += os.pwrite(fd, mv[done:], off + done)
 
 
+class DirtySet:
+    """Paths written since the last checkpoint. Appliers add while a checkpoint takes the set,
+    so both go through a lock: a path added after `take()` lands in the next checkpoint's set."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+
+    def add(self, path: str) -> None:
+        with self._lock:
+            self._paths.add(path)
+
+    def update(self, paths: Sequence[str]) -> None:
+        with self._lock:
+            self._paths.update(paths)
+
+    def take(self) -> set[str]:
+        with self._lock:
+            paths, self._paths = self._paths, set()
+        return paths
+
+
 class RWLock:
     """Many readers or one writer; writers are preferred so a stream of readers cannot starve them."""
 
@@ -220,13 +242,13 @@ class Bucket:
         it can then be written before its WAL frame is durable and published afterwards."""
         raise NotImplementedError
 
-    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str],
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: DirtySet,
                     publish: bool = True) -> Callable[[], None] | None:
         """Write the batch. With publish=False (appendable batches only) the rows stay invisible
         and the returned callable publishes them (under the bucket's write lock)."""
         raise NotImplementedError
 
-    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: DirtySet) -> int:
         raise NotImplementedError
 
     def read(self, start_ns: int | None, end_ns: int | None, *, columns: Sequence[str] | None = None,
@@ -355,7 +377,7 @@ class FixedBucket(Bucket):
                     return False
         return True
 
-    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str],
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: DirtySet,
                     publish: bool = True) -> Callable[[], None] | None:
         e = arrays["Epoch"]  # floored, sorted, unique (see engine._prepare)
         if not len(e):
@@ -441,7 +463,7 @@ class FixedBucket(Bucket):
         finally:
             mm.close()
 
-    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: DirtySet) -> int:
         s, e = _sec_bounds(start_ns, end_ns)
         removed = 0
         for y in self._years_in(s, e):
@@ -738,7 +760,7 @@ class VariableBucket(Bucket):
                 os.close(fd)
         return True
 
-    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: set[str],
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: DirtySet,
                     publish: bool = True) -> Callable[[], None] | None:
         e = arrays["Epoch"]  # sorted by (Epoch, Nanoseconds), see engine._prepare
         if not len(e):
@@ -797,7 +819,7 @@ class VariableBucket(Bucket):
         self._set_state(fd, y, nrows + len(recs), lsn)
         os.unlink(undo)
 
-    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: set[str]) -> int:
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: DirtySet) -> int:
         s, e = _sec_bounds(start_ns, end_ns)
         lo_key = _key(EPOCH_MIN, 0) if start_ns is None else max(int(start_ns), _key(EPOCH_MIN, 0))
         hi_key = _key(EPOCH_MAX, NS - 1) if end_ns is None else min(int(end_ns), _key(EPOCH_MAX, NS - 1))

@@ -29,6 +29,7 @@ from pgmkts.storage.bucket import (
     NS,
     YEAR_STARTS,
     Bucket,
+    DirtySet,
     FixedBucket,
     VariableBucket,
     restore_undo,
@@ -92,8 +93,8 @@ class Engine:
         self._cat_lock = threading.Lock()
         self._buckets: dict[str, Bucket] = {}  # published (readers)
         self._wcat: dict[str, BucketInfo] = {}  # writer's view, ahead of apply
-        self._dirty: set[str] = set()  # files written since the last checkpoint (fsynced by it)
-        self._dirty_dirs: set[str] = set()  # directories whose entries changed
+        self._dirty = DirtySet()  # files written since the last checkpoint (fsynced by it)
+        self._dirty_dirs = DirtySet()  # directories whose entries changed
         self._subs: list[Subscriber] = []
         self._counts = {"writes": 0, "rows_written": 0, "reads": 0, "rows_read": 0, "deletes": 0,
                         "destroys": 0, "checkpoints": 0, "replayed_frames": 0}
@@ -625,8 +626,7 @@ class Engine:
             with self._cat_lock:
                 self._buckets.pop(key, None)
             b.destroy_on_disk()
-            self._dirty = {p for p in self._dirty if not p.startswith(b.dir + os.sep)}
-            self._dirty_dirs.update(self._ancestors(b.dir))
+            self._dirty_dirs.update(self._ancestors(b.dir))  # removed files: fsync finds them gone
         finally:
             b.lock.release_write()
 
@@ -701,8 +701,8 @@ class Engine:
         with self._apply_cv:
             while self._applied_lsn < last:
                 self._apply_cv.wait()
-        dirty, self._dirty = self._dirty, set()
-        dirs, self._dirty_dirs = self._dirty_dirs, set()
+        dirty = self._dirty.take()
+        dirs = self._dirty_dirs.take()
         for p in dirty:
             try:
                 fd = os.open(p, os.O_RDONLY)
