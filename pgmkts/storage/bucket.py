@@ -690,6 +690,7 @@ class VariableBucket(Bucket):
         super().__init__(*a, **kw)
         self.rec = np.dtype([("Epoch", "<i8"), ("Nanoseconds", "<i4"), *[(n, dt) for n, dt in self.cols]])
         self._state: dict[int, list[int]] = {}  # year -> [nrows, applied lsn]
+        self.sync_data = False  # set by the engine for wal_sync=commit, see _data_sync
 
     def state(self, y: int, fd: int | None = None) -> list[int]:
         st = self._state.get(y)
@@ -736,6 +737,13 @@ class VariableBucket(Bucket):
         mm = mmap.mmap(fd, HDR + nrows * self.rec.itemsize, prot=mmap.PROT_READ)
         return np.frombuffer(mm, self.rec, count=nrows, offset=HDR)
 
+    def _data_sync(self, fd: int) -> None:
+        """Rows reach the disk before the header that counts them (and records the applied
+        LSN): replay skips frames <= that LSN, so after a power cut the LSN must not be
+        durable without its rows. Only with wal_sync=commit (interval mode may lose writes)."""
+        if self.sync_data:
+            os.fdatasync(fd)
+
     def _last_key(self, fd: int, nrows: int) -> int:
         raw = os.pread(fd, 12, HDR + (nrows - 1) * self.rec.itemsize)
         ep, ns = struct.unpack("<qi", raw)
@@ -779,6 +787,7 @@ class VariableBucket(Bucket):
                     self._insert(fd, y, nrows, recs, lsn)
                 else:  # appendable() said so: rows go after the published ones, header later
                     pwrite_all(fd, recs, HDR + nrows * self.rec.itemsize)
+                    self._data_sync(fd)  # overlaps the WAL fsync (early path)
                     pubs.append((y, nrows + len(recs), lsn))
             finally:
                 os.close(fd)
@@ -806,6 +815,7 @@ class VariableBucket(Bucket):
             last = _key(int(old["Epoch"][-1]), int(old["Nanoseconds"][-1]))
         if not nrows or first >= last:  # the common case: pure append
             pwrite_all(fd, recs, HDR + nrows * rs)
+            self._data_sync(fd)
             self._set_state(fd, y, nrows + len(recs), lsn)
             return
         pos = _bisect(old, first, right=True)  # equal times: existing rows stay first (stable)
@@ -816,6 +826,7 @@ class VariableBucket(Bucket):
         keys = both["Epoch"] * NS + both["Nanoseconds"]
         merged = both[np.argsort(keys, kind="stable")]
         pwrite_all(fd, merged, HDR + pos * rs)
+        self._data_sync(fd)
         self._set_state(fd, y, nrows + len(recs), lsn)
         os.unlink(undo)
 
@@ -838,6 +849,7 @@ class VariableBucket(Bucket):
                     undo = self._write_undo(y, lo, nrows, np.array(old[lo:]))
                     del old
                     pwrite_all(fd, keep_tail, HDR + lo * self.rec.itemsize)
+                    self._data_sync(fd)
                     self._set_state(fd, y, nrows - (hi - lo), lsn)
                     os.ftruncate(fd, HDR + (nrows - (hi - lo)) * self.rec.itemsize)
                     os.unlink(undo)
@@ -863,6 +875,11 @@ class VariableBucket(Bucket):
         path = os.path.join(self.undo_dir, f"undo.{threading.get_ident()}.{id(self)}")
         with open(path, "wb") as f:
             f.write(raw)
+            if self.sync_data:
+                f.flush()
+                os.fsync(f.fileno())
+        if self.sync_data:
+            fsync_dir(self.undo_dir)
         return path
 
     def read(self, start_ns: int | None, end_ns: int | None, *, columns: Sequence[str] | None = None,
@@ -926,6 +943,19 @@ def _bisect(recs: np.ndarray, key: int, *, right: bool) -> int:
         else:
             hi = mid
     return lo
+
+
+def fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def restore_undo(root: str, undo_dir: str) -> int:

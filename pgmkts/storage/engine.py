@@ -206,7 +206,10 @@ class Engine:
         cls = VariableBucket if info.variable_length else FixedBucket
         if path is None:
             path = TBK.parse(info.tbk).path(self.root)
-        return cls(self.root, path, info, self.wal_dir)
+        b = cls(self.root, path, info, self.wal_dir)
+        if isinstance(b, VariableBucket):
+            b.sync_data = self.wal_sync == "commit"
+        return b
 
     def info(self, tbk: str) -> BucketInfo | None:
         b = self._buckets.get(tbk) or self._buckets.get(_key(tbk))
