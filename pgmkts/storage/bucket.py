@@ -96,17 +96,17 @@ class DirtySet:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._paths: set[str] = set()
+        self._paths: set = set()
 
-    def add(self, path: str) -> None:
+    def add(self, path: object) -> None:
         with self._lock:
             self._paths.add(path)
 
-    def update(self, paths: Sequence[str]) -> None:
+    def update(self, paths: Sequence) -> None:
         with self._lock:
             self._paths.update(paths)
 
-    def take(self) -> set[str]:
+    def take(self) -> set:
         with self._lock:
             paths, self._paths = self._paths, set()
         return paths
@@ -689,8 +689,14 @@ class VariableBucket(Bucket):
     def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
         self.rec = np.dtype([("Epoch", "<i8"), ("Nanoseconds", "<i4"), *[(n, dt) for n, dt in self.cols]])
-        self._state: dict[int, list[int]] = {}  # year -> [nrows, applied lsn]
-        self.sync_data = False  # set by the engine for wal_sync=commit, see _data_sync
+        # year -> [nrows, applied lsn]: the truth for readers and writers. Appends update it in
+        # memory only; the on-disk header follows at the next checkpoint or merge (`_stale`),
+        # after an fdatasync of the rows, so a durable header never counts rows that are not.
+        self._state: dict[int, list[int]] = {}
+        self._stale: set[int] = set()
+        self._hdr_lock = threading.Lock()  # header state vs. the checkpoint thread's flush
+        self.sync_data = False  # wal_sync=commit: merges fsync undo and rows (see _data_sync)
+        self.on_stale: Callable[[VariableBucket], None] | None = None  # engine: flush me later
 
     def state(self, y: int, fd: int | None = None) -> list[int]:
         st = self._state.get(y)
@@ -728,8 +734,40 @@ class VariableBucket(Bucket):
         return fd
 
     def _set_state(self, fd: int, y: int, nrows: int, lsn: int) -> None:
+        """Header now (rows already durable or rewritten under an undo record)."""
         os.pwrite(fd, struct.pack("<qq", nrows, lsn), _VAR_STATE_OFF)
         self._state[y] = [nrows, lsn]
+        self._stale.discard(y)
+
+    def _set_state_deferred(self, y: int, nrows: int, lsn: int) -> None:
+        with self._hdr_lock:
+            self._state[y] = [nrows, lsn]
+            self._stale.add(y)
+        if self.on_stale is not None:
+            self.on_stale(self)
+
+    def _flush_header(self, fd: int, y: int, sync: bool) -> None:
+        """Write a deferred header, rows first (caller holds _hdr_lock)."""
+        if y in self._stale:
+            nrows, lsn = self._state[y]
+            if sync:
+                os.fdatasync(fd)
+            os.pwrite(fd, struct.pack("<qq", nrows, lsn), _VAR_STATE_OFF)
+            self._stale.discard(y)
+
+    def flush_headers(self) -> None:
+        """Checkpoint: make every deferred header match its (now fsynced) rows."""
+        with self._hdr_lock:
+            for y in sorted(self._stale):
+                try:
+                    fd = os.open(self.year_path(y), os.O_RDWR)
+                except FileNotFoundError:
+                    self._stale.discard(y)
+                    continue
+                try:
+                    self._flush_header(fd, y, True)
+                finally:
+                    os.close(fd)
 
     def _map(self, fd: int, nrows: int) -> np.ndarray:
         if not nrows:
@@ -738,9 +776,9 @@ class VariableBucket(Bucket):
         return np.frombuffer(mm, self.rec, count=nrows, offset=HDR)
 
     def _data_sync(self, fd: int) -> None:
-        """Rows reach the disk before the header that counts them (and records the applied
-        LSN): replay skips frames <= that LSN, so after a power cut the LSN must not be
-        durable without its rows. Only with wal_sync=commit (interval mode may lose writes)."""
+        """After an in-place rewrite, rows reach the disk before the header recording the
+        applied LSN (replay skips frames <= it), and before the undo record is dropped.
+        Only with wal_sync=commit (interval mode may lose recent writes anyway)."""
         if self.sync_data:
             os.fdatasync(fd)
 
@@ -787,7 +825,6 @@ class VariableBucket(Bucket):
                     self._insert(fd, y, nrows, recs, lsn)
                 else:  # appendable() said so: rows go after the published ones, header later
                     pwrite_all(fd, recs, HDR + nrows * self.rec.itemsize)
-                    self._data_sync(fd)  # overlaps the WAL fsync (early path)
                     pubs.append((y, nrows + len(recs), lsn))
             finally:
                 os.close(fd)
@@ -799,11 +836,7 @@ class VariableBucket(Bucket):
 
         def do_publish() -> None:
             for y, nrows, lsn_ in pubs:
-                fd = os.open(self.year_path(y), os.O_WRONLY)
-                try:
-                    self._set_state(fd, y, nrows, lsn_)
-                finally:
-                    os.close(fd)
+                self._set_state_deferred(y, nrows, lsn_)
             self.note_written(last)
         return do_publish
 
@@ -813,22 +846,23 @@ class VariableBucket(Bucket):
         if nrows:
             old = self._map(fd, nrows)
             last = _key(int(old["Epoch"][-1]), int(old["Nanoseconds"][-1]))
-        if not nrows or first >= last:  # the common case: pure append
+        if not nrows or first >= last:  # the common case: pure append, header deferred
             pwrite_all(fd, recs, HDR + nrows * rs)
-            self._data_sync(fd)
-            self._set_state(fd, y, nrows + len(recs), lsn)
+            self._set_state_deferred(y, nrows + len(recs), lsn)
             return
         pos = _bisect(old, first, right=True)  # equal times: existing rows stay first (stable)
         tail = np.array(old[pos:])
         del old
-        undo = self._write_undo(y, pos, nrows, tail)
-        both = np.concatenate([tail, recs])
-        keys = both["Epoch"] * NS + both["Nanoseconds"]
-        merged = both[np.argsort(keys, kind="stable")]
-        pwrite_all(fd, merged, HDR + pos * rs)
-        self._data_sync(fd)
-        self._set_state(fd, y, nrows + len(recs), lsn)
-        os.unlink(undo)
+        with self._hdr_lock:  # an in-place rewrite: header current first, then undo-protected
+            self._flush_header(fd, y, self.sync_data)
+            undo = self._write_undo(y, pos, nrows, tail)
+            both = np.concatenate([tail, recs])
+            keys = both["Epoch"] * NS + both["Nanoseconds"]
+            merged = both[np.argsort(keys, kind="stable")]
+            pwrite_all(fd, merged, HDR + pos * rs)
+            self._data_sync(fd)
+            self._set_state(fd, y, nrows + len(recs), lsn)
+            os.unlink(undo)
 
     def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: DirtySet) -> int:
         s, e = _sec_bounds(start_ns, end_ns)
@@ -846,17 +880,20 @@ class VariableBucket(Bucket):
                 hi = _bisect(old, hi_key, right=True)
                 if hi > lo:
                     keep_tail = np.array(old[hi:])
-                    undo = self._write_undo(y, lo, nrows, np.array(old[lo:]))
+                    saved = np.array(old[lo:])
                     del old
-                    pwrite_all(fd, keep_tail, HDR + lo * self.rec.itemsize)
-                    self._data_sync(fd)
-                    self._set_state(fd, y, nrows - (hi - lo), lsn)
-                    os.ftruncate(fd, HDR + (nrows - (hi - lo)) * self.rec.itemsize)
-                    os.unlink(undo)
+                    with self._hdr_lock:
+                        self._flush_header(fd, y, self.sync_data)
+                        undo = self._write_undo(y, lo, nrows, saved)
+                        pwrite_all(fd, keep_tail, HDR + lo * self.rec.itemsize)
+                        self._data_sync(fd)
+                        self._set_state(fd, y, nrows - (hi - lo), lsn)
+                        os.ftruncate(fd, HDR + (nrows - (hi - lo)) * self.rec.itemsize)
+                        os.unlink(undo)
                     removed += hi - lo
                 else:
                     del old
-                    self._set_state(fd, y, nrows, lsn)
+                    self._set_state_deferred(y, nrows, lsn)
             finally:
                 os.close(fd)
             dirty.add(self.year_path(y))

@@ -95,6 +95,7 @@ class Engine:
         self._wcat: dict[str, BucketInfo] = {}  # writer's view, ahead of apply
         self._dirty = DirtySet()  # files written since the last checkpoint (fsynced by it)
         self._dirty_dirs = DirtySet()  # directories whose entries changed
+        self._stale_buckets: DirtySet = DirtySet()  # variable buckets with deferred headers
         self._subs: list[Subscriber] = []
         self._counts = {"writes": 0, "rows_written": 0, "reads": 0, "rows_read": 0, "deletes": 0,
                         "destroys": 0, "checkpoints": 0, "replayed_frames": 0}
@@ -209,6 +210,7 @@ class Engine:
         b = cls(self.root, path, info, self.wal_dir)
         if isinstance(b, VariableBucket):
             b.sync_data = self.wal_sync == "commit"
+            b.on_stale = self._stale_buckets.add
         return b
 
     def info(self, tbk: str) -> BucketInfo | None:
@@ -704,6 +706,9 @@ class Engine:
         with self._apply_cv:
             while self._applied_lsn < last:
                 self._apply_cv.wait()
+        for vb in self._stale_buckets.take():
+            if not vb.dropped:
+                vb.flush_headers()  # rows fsynced, then their header (fsynced with the files below)
         dirty = self._dirty.take()
         dirs = self._dirty_dirs.take()
         for p in dirty:
