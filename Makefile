@@ -16,7 +16,7 @@ venv: $(STAMP)
 
 # PostgreSQL 15 (server: correctness oracle; client: psql/pgbench) from Debian when absent.
 sysdeps:
-	@./scripts/ensure-postgres.sh
+	@./scripts/ensure-sysdeps.sh
 
 run: venv
 	test -f mkts.yml || $(BIN)/pgmkts init --config mkts.yml

@@ -23,6 +23,7 @@ class Ctx:
     budget: float = 15.0
     timeout: float = 60.0
     pgbench_seconds: int = 10
+    load_timeout: float = 1800.0
 
     @classmethod
     def make(cls, ds: Dataset, workdir: str, **kw) -> Ctx:

@@ -33,7 +33,9 @@ def table_chart(size: dict, path: Path) -> Path | None:
         return None
     plt, fig, axes = _grid(len(wls))
     for ax, wl in zip(axes, wls, strict=False):
-        pts = [(r, ws[wl.key]["value"]) for r, ws in res.items() if ws.get(wl.key, {}).get("value")]
+        from bench.report import runner_order
+        pts = sorted(((r, ws[wl.key]["value"]) for r, ws in res.items() if ws.get(wl.key, {}).get("value")),
+                     key=lambda p: runner_order(p[0]))
         names = [p[0] for p in pts]
         scale, unit = _scale(wl.unit)
         vals = [p[1] * scale for p in pts]
@@ -47,13 +49,16 @@ def table_chart(size: dict, path: Path) -> Path | None:
     for ax in axes[len(wls):]:
         ax.axis("off")
     fig.suptitle(f"pgmkts bench: {size['symbols']} symbols, {size['rows']:,} rows", fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.94, bottom=0.03, wspace=0.55, hspace=0.45)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
 def scaling_chart(sizes: list[dict], path: Path) -> Path | None:
+    """Only meaningful for several data sizes (--scaling / --sizes)."""
+    if len(sizes) < 2:
+        return None
     wls = [w for w in WORKLOADS if any(ws.get(w.key, {}).get("value") for s in sizes for ws in s["results"].values())]
     if not wls:
         return None
@@ -83,7 +88,7 @@ def scaling_chart(sizes: list[dict], path: Path) -> Path | None:
     for ax in axes[len(wls):]:
         ax.axis("off")
     fig.suptitle("cost against data size", fontsize=11)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.05, right=0.98, top=0.94, bottom=0.05, wspace=0.25, hspace=0.5)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

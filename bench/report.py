@@ -28,6 +28,9 @@ def fmt_value(v: float | None, unit: str) -> str:
     return f"{v:.4g} {unit}"
 
 
+SYSTEMS = ["pgmkts", "postgres", "arcticdb", "duckdb", "hdf5"]
+
+
 def advantage(v: float | None, ref: float | None, higher_better: bool) -> float | None:
     """> 1 means pgmkts (its best client) is better than this runner by that factor."""
     if v is None or ref is None or v == 0 or ref == 0:
@@ -44,11 +47,21 @@ def pgmkts_best(results: dict, key: str) -> tuple[float | None, str | None]:
     return (max if wl.higher_better else min)(cands)
 
 
+CLIENTS = ["pymarketstore", "pymarketstore-decode", "psycopg", "psycopg-csv", "asyncpg", "adbc", "pgbench"]
+
+
+def runner_order(name: str) -> tuple[int, int]:
+    system, _, client = name.partition("/")
+    return (SYSTEMS.index(system) if system in SYSTEMS else len(SYSTEMS),
+            CLIENTS.index(client) if client in CLIENTS else -1)
+
+
 def table_rows(results: dict) -> list[list[str]]:
     """results: runner → workload → measurement dict. One row per (workload, runner)."""
     rows = []
     for wl in WORKLOADS:
-        entries = [(r, ws[wl.key]) for r, ws in results.items() if wl.key in ws]
+        entries = sorted(((r, ws[wl.key]) for r, ws in results.items() if wl.key in ws),
+                         key=lambda e: runner_order(e[0]))
         if not entries:
             continue
         ref, _ = pgmkts_best(results, wl.key)
@@ -63,9 +76,6 @@ def table_rows(results: dict) -> list[list[str]]:
             nrows = "" if m.get("rows") is None else f"{m['rows']:,}"
             rows.append([wl.key, r, val, str(n) if n else "", ratio, nrows, m.get("note") or ""])
     return rows
-
-
-SYSTEMS = ["pgmkts", "postgres", "arcticdb", "duckdb", "hdf5"]
 
 
 def matrix_rows(results: dict) -> list[list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import gc
 import os
 import platform
@@ -19,7 +20,7 @@ from bench import charts, report
 from bench.base import Ctx, System
 from bench.data import ROWS_PER_YEAR, load_dataset
 from bench.goals import evaluate
-from bench.timing import BenchTimeout, Measurement, measure, short_error
+from bench.timing import Measurement, call_with_timeout, measure_interleaved, short_error
 from bench.workloads import BY_KEY, WORKLOADS
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=None, help="timed repetitions per query (default 7, quick 5)")
     p.add_argument("--budget", type=float, default=None, help="seconds per (runner, workload) before stopping reps")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds before one call is abandoned")
+    p.add_argument("--load-timeout", type=float, default=1800.0, help="seconds for one system's bulk loads")
     p.add_argument("--append-reps", type=int, default=None, help="durable appends timed (default 50, quick 10)")
     p.add_argument("--pgbench-seconds", type=int, default=None, help="per pgbench mode (default 10, quick 3)")
     p.add_argument("--workdir", default=None, help="where the stores live (default: a temp dir, removed)")
@@ -79,116 +81,118 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_system(system: System, ctx: Ctx, wanted: set[str], args, results: dict) -> None:
+def setup_system(system: System, ctx: Ctx, wanted: set[str], results: dict) -> list | None:
+    """Start and load one system; its runners, or None (system closed) when it cannot be used."""
     name = system.name
     log(f"{name}: setup")
     try:
         system.setup(ctx)
     except Exception as exc:  # noqa: BLE001
         _err(results, name, "load", "start: " + short_error(exc))
-        return
+        _close(system)
+        return None
+    log(f"{name}: load {ctx.ds.rows:,} rows")
     try:
-        log(f"{name}: load {ctx.ds.rows:,} rows")
+        loads = call_with_timeout(lambda: system.load(ctx), ctx.load_timeout)
+        for r, m in loads.items():
+            _set(results, r, "load", m)
+            log(f"  {r}: {report.fmt_value(m.value, 'rows/s') if m.error is None else m.error}")
+    except Exception as exc:  # noqa: BLE001
+        _err(results, name, "load", short_error(exc))
+        _close(system)
+        return None
+    if "bytes" in wanted:
         try:
-            for r, m in system.load(ctx).items():
-                _set(results, r, "load", m)
-                log(f"  {r}: {report.fmt_value(m.value, 'rows/s') if m.error is None else m.error}")
+            b = system.bytes_on_disk(ctx)
+            if b is not None:
+                _set(results, name, "bytes", Measurement(b / ctx.ds.rows, "B/row", [b / ctx.ds.rows],
+                                                         note=getattr(system, "bytes_note", "")))
         except Exception as exc:  # noqa: BLE001
-            _err(results, name, "load", short_error(exc))
-            return
-        if "bytes" in wanted:
-            try:
-                b = system.bytes_on_disk(ctx)
-                if b is not None:
-                    _set(results, name, "bytes", Measurement(b / ctx.ds.rows, "B/row", [b / ctx.ds.rows]))
-            except Exception as exc:  # noqa: BLE001
-                _err(results, name, "bytes", short_error(exc))
-        if wanted & {"tick_load", "tick_hour"} and ctx.ds.ticks:
-            log(f"{name}: load {ctx.ds.tick_rows:,} ticks")
-            try:
-                for r, m in system.load_ticks(ctx).items():
-                    _set(results, r, "tick_load", m)
-            except Exception as exc:  # noqa: BLE001
-                _err(results, name, "tick_load", short_error(exc))
-        runners = system.runners(ctx)
-        for r, msg in getattr(system, "conn_errors", {}).items():
-            _err(results, r, "month", msg)
+            _err(results, name, "bytes", short_error(exc))
+    if wanted & {"tick_load", "tick_hour"} and ctx.ds.ticks:
+        log(f"{name}: load {ctx.ds.tick_rows:,} ticks")
         try:
-            for wl in WORKLOADS:
-                if wl.method is None or wl.key not in wanted or wl.key == "append":
-                    continue
-                for runner in runners:
-                    run_query(runner, wl, ctx, args, results)
-            if wanted & {"pgbench_simple", "pgbench_prepared", "rss"}:
-                run_pgbench(system, ctx, wanted, results)
-            if "append" in wanted:
-                for i, runner in enumerate(runners):
-                    run_query(runner, BY_KEY["append"], ctx, args, results, slot=i)
-        finally:
-            for runner in runners:
-                try:
-                    runner.close()
-                except Exception:
-                    pass
-    finally:
-        log(f"{name}: close")
-        system.close()
-        gc.collect()
-
-
-def run_query(runner, wl, ctx: Ctx, args, results: dict, slot: int = 0) -> None:
-    fn = getattr(runner, wl.method, None)
-    if fn is None or wl.key in getattr(runner, "skip", ()):
-        return
-    if wl.key == "append":
-        counter = iter(range(10**6))
-        base = ctx.append_epoch0 + slot * 86400
-        call = lambda: fn(ctx.sym, base + 60 * next(counter))  # noqa: E731
-        reps, budget = args.append_reps, args.budget
-    else:
-        a = wl.args(ctx)
-        call = lambda: fn(*a)  # noqa: E731
-        reps, budget = args.reps, args.budget
+            for r, m in system.load_ticks(ctx).items():
+                _set(results, r, "tick_load", m)
+        except Exception as exc:  # noqa: BLE001
+            _err(results, name, "tick_load", short_error(exc))
     try:
-        m = measure(call, reps=reps, budget=budget, timeout=args.timeout, cancel=runner.cancel)
-        _set(results, runner.name, wl.key, m)
-        log(f"  {runner.name} {wl.key}: {report.fmt_value(m.value, 's')} (n={len(m.samples)})")
-    except BenchTimeout as exc:
-        _err(results, runner.name, wl.key, str(exc))
-        log(f"  {runner.name} {wl.key}: {exc}")
-        reset = getattr(runner, "reset", None)
-        if reset:
+        runners = system.runners(ctx)
+    except Exception as exc:  # noqa: BLE001
+        _err(results, name, "month", "runners: " + short_error(exc))
+        runners = []
+    for r, msg in getattr(system, "conn_errors", {}).items():
+        _err(results, r, "month", msg)
+    return runners
+
+
+def _close(obj) -> None:
+    try:
+        obj.close()
+    except Exception as exc:  # noqa: BLE001
+        log(f"close {getattr(obj, 'name', obj)}: {short_error(exc)}")
+
+
+def _append(fn, sym: str, base: int, counter) -> object:
+    return fn(sym, base + 60 * next(counter))
+
+
+def run_workload(wl, runners: list, ctx: Ctx, args, results: dict) -> None:
+    """One workload on every runner that implements it, interleaved round-robin."""
+    calls, by_name = {}, {}
+    for slot, runner in enumerate(runners):
+        fn = getattr(runner, wl.method, None)
+        if fn is None or wl.key in runner.skip:
+            continue
+        if wl.key == "append":
+            base = ctx.append_epoch0 + slot * 86400
+            call = functools.partial(_append, fn, ctx.sym, base, iter(range(10**6)))
+        else:
+            a = wl.args(ctx)
+            call = functools.partial(fn, *a)
+        calls[runner.name] = (call, runner.cancel)
+        by_name[runner.name] = runner
+    if not calls:
+        return
+    log(f"{wl.key}: {', '.join(calls)}")
+    reps = args.append_reps if wl.key == "append" else args.reps
+    for name, m in measure_interleaved(calls, reps=reps, budget=args.budget, timeout=args.timeout).items():
+        _set(results, name, wl.key, m)
+        log(f"  {name} {wl.key}: " + (f"error: {m.error}" if m.error else
+                                       f"{report.fmt_value(m.value, 's')} (n={len(m.samples)})"))
+        if m.note == "timeout" and hasattr(by_name[name], "reset"):
             try:
-                reset()
+                by_name[name].reset()
             except Exception:
                 pass
-    except Exception as exc:  # noqa: BLE001
-        _err(results, runner.name, wl.key, short_error(exc))
-        log(f"  {runner.name} {wl.key}: error {short_error(exc)}")
 
 
-def run_pgbench(system: System, ctx: Ctx, wanted: set[str], results: dict) -> None:
+def run_pgbench(live: list[System], ctx: Ctx, wanted: set[str], results: dict) -> None:
+    """Each PostgreSQL-protocol server in turn, per mode; server memory sampled while it runs."""
     from bench.pgbench import run_pgbench as pgb
     from bench.procmem import PeakSampler
-    target = system.pgbench_target()
-    if target is None:
-        return
-    client = f"{system.name}/pgbench"
-    with PeakSampler(system.server_pids()) as sampler:
-        for mode in ("simple", "prepared"):
-            key = f"pgbench_{mode}"
-            if key not in wanted and "rss" not in wanted:
-                continue
-            try:
-                tps = pgb(target, ctx.sym, mode, ctx.pgbench_seconds)
-                _set(results, client, key, Measurement(tps, "tps", [tps], note="8 clients"))
-                log(f"  {client} {mode}: {tps:,.0f} tps")
-            except Exception as exc:  # noqa: BLE001
-                _err(results, client, key, short_error(exc))
-                log(f"  {client} {mode}: {short_error(exc)}")
-    if "rss" in wanted and sampler.peak:
-        mb = sampler.peak / 2**20
-        _set(results, system.name, "rss", Measurement(mb, "MB", [mb], note="peak summed PSS during pgbench"))
+    targets = [(s, t) for s in live if (t := s.pgbench_target()) is not None]
+    peaks: dict[str, int] = {}
+    for mode in ("simple", "prepared"):
+        key = f"pgbench_{mode}"
+        if key not in wanted and "rss" not in wanted:
+            continue
+        for system, target in targets:
+            client = f"{system.name}/pgbench"
+            with PeakSampler(system.server_pids()) as sampler:
+                try:
+                    tps = pgb(target, ctx.sym, mode, ctx.pgbench_seconds)
+                    _set(results, client, key, Measurement(tps, "tps", [tps], note="8 clients"))
+                    log(f"  {client} {mode}: {tps:,.0f} tps")
+                except Exception as exc:  # noqa: BLE001
+                    _err(results, client, key, short_error(exc))
+                    log(f"  {client} {mode}: {short_error(exc)}")
+            peaks[system.name] = max(peaks.get(system.name, 0), sampler.peak)
+    if "rss" in wanted:
+        for name, peak in peaks.items():
+            if peak:
+                mb = peak / 2**20
+                _set(results, name, "rss", Measurement(mb, "MB", [mb], note="peak summed PSS during pgbench"))
 
 
 def to_json(results: dict) -> dict:
@@ -201,11 +205,32 @@ def run_size(n: int, args, systems: list[str], wanted: set[str], workdir: Path) 
                       tick_days=args.tick_days)
     log(f"data: {n} symbols × {rows:,} bars = {ds.rows:,} rows; {ds.tick_rows:,} ticks")
     ctx = Ctx.make(ds, str(workdir), reps=args.reps, budget=args.budget, timeout=args.timeout,
-                   pgbench_seconds=args.pgbench_seconds)
+                   pgbench_seconds=args.pgbench_seconds, load_timeout=args.load_timeout)
     results: dict = {}
     classes = system_classes()
-    for name in systems:
-        run_system(classes[name](), ctx, wanted, args, results)
+    live: list[System] = []
+    runners: list = []
+    try:
+        for name in systems:              # every system is set up and loaded, one after the other ...
+            system = classes[name]()
+            rs = setup_system(system, ctx, wanted, results)
+            if rs is not None:
+                live.append(system)
+                runners += rs
+        for wl in WORKLOADS:              # ... then queried side by side, workload by workload
+            if wl.method and wl.key in wanted and wl.key != "append":
+                run_workload(wl, runners, ctx, args, results)
+        if wanted & {"pgbench_simple", "pgbench_prepared", "rss"}:
+            run_pgbench(live, ctx, wanted, results)
+        if "append" in wanted:
+            run_workload(BY_KEY["append"], runners, ctx, args, results)
+    finally:
+        for r in runners:
+            _close(r)
+        for system in live:
+            log(f"{system.name}: close")
+            _close(system)
+        gc.collect()
     size = {"symbols": n, "rows_per_symbol": rows, "rows": ds.rows, "ticks": ds.tick_rows,
             "results": to_json(results)}
     size["goals"] = evaluate(results)

@@ -98,6 +98,28 @@ def main() -> None:
         nbytes = disk_bytes(root)
         results.append(("file bytes per row", f"{nbytes / (total + 301):.1f} B (raw row 32 B)"))
 
+        # ticks (variable-length): 5 days at ~5 trades/s, written in one-hour batches
+        root_t = os.path.join(base, "ticks")
+        eng = Engine(root_t, wal_sync="commit", wal_rotate_interval=0)
+        rng = np.random.default_rng(7)
+        n_t = 5 * 86400 * 5
+        t_ns = np.sort(rng.integers(0, 5 * 86400 * 10**9, n_t)) + START * 10**9
+        ticks = {"Epoch": t_ns // 10**9, "Nanoseconds": (t_ns % 10**9).astype(np.int32),
+                 "Price": rng.random(n_t, dtype=np.float32), "Size": rng.integers(1, 500, n_t, dtype=np.int32)}
+        hour = np.searchsorted(ticks["Epoch"], START + 3600 * np.arange(5 * 24 + 1))
+        t = time.perf_counter()
+        for a, b in zip(hour[:-1], hour[1:], strict=True):
+            eng.write("BTC/1Sec/TRADE", {k: v[a:b] for k, v in ticks.items()}, variable_length=True)
+        dt = time.perf_counter() - t
+        results.append(("ticks: write in 1-hour batches", f"{n_t / dt / 1e6:.2f} M rows/s ({n_t} ticks)"))
+        h0 = (START + 86400 * 2) * 10**9
+        results.append(("ticks: read one hour (median)",
+                        f"{median_ms(lambda: eng.read('BTC/1Sec/TRADE', h0, h0 + 3600 * 10**9 - 1), 50):.2f} ms"))
+        results.append(("ticks: read all (median)", f"{median_ms(lambda: eng.read('BTC/1Sec/TRADE'), 10):.1f} ms"))
+        results.append(("ticks: last 100 (median)",
+                        f"{median_ms(lambda: eng.read('BTC/1Sec/TRADE', limit=100, from_end=True), 200) * 1e3:.0f} us"))
+        eng.close()
+
         # start-up with many buckets
         root2 = os.path.join(base, "many")
         eng = Engine(root2, wal_sync="interval", wal_rotate_interval=0)

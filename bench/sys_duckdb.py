@@ -79,14 +79,8 @@ class DuckdbSystem(System, Runner):
         return [self]
 
     def bytes_on_disk(self, ctx: Ctx) -> int | None:
-        self.con.execute("CHECKPOINT")
-        # the file also holds the tick table: count the bars table's share by its estimated size
-        total = dir_bytes(self.path)
-        sizes = dict(self.con.execute(
-            "SELECT table_name, estimated_size FROM duckdb_tables()").fetchall())
-        if ctx.ds.ticks and sizes.get("trades"):
-            return total
-        return total
+        self.con.execute("CHECKPOINT")        # measured before the ticks are loaded: bars only
+        return dir_bytes(self.path)
 
     def _df(self, sql: str):
         return self.con.execute(sql).df()

@@ -214,7 +214,12 @@ class PgmktsSystem(System):
                                 skip=frozenset({"latest_lateral"}))
 
     def bytes_on_disk(self, ctx: Ctx) -> int | None:
-        return dir_bytes(self.base / "main")
+        """Bucket files only, like pg_total_relation_size: the WAL (until its next checkpoint) is
+        reported in the note."""
+        root = self.base / "main"
+        wal = sum(dir_bytes(p) for p in root.iterdir() if p.is_dir() and "wal" in p.name.lower())
+        self.bytes_note = f"excludes {wal / ctx.ds.rows:.1f} B/row of WAL not yet checkpointed" if wal else ""
+        return dir_bytes(root) - wal
 
     def server_pids(self) -> list[int]:
         return [self.srv.proc.pid] if self.srv and self.srv.proc else []

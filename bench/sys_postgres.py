@@ -68,6 +68,8 @@ class PostgresSystem(System):
     def runners(self, ctx: Ctx) -> list[Runner]:
         return pg_runners("postgres", self.pg.dsn, self.pg.url, PgDialect(), ctx.timeout, self.conn_errors)
 
+    bytes_note = "table + primary key index (pg_total_relation_size), WAL excluded"
+
     def bytes_on_disk(self, ctx: Ctx) -> int | None:
         import psycopg
         with psycopg.connect(self.pg.dsn, autocommit=True) as c:

@@ -98,3 +98,55 @@ def measure(fn: Callable[[], object], *, reps: int, budget: float, timeout: floa
         if spent >= budget:
             break
     return Measurement(statistics.median(samples), "s", samples, rows=rows)
+
+
+@dataclass
+class _Lane:
+    fn: Callable[[], object]
+    cancel: Callable[[], None] | None
+    samples: list[float] = field(default_factory=list)
+    spent: float = 0.0
+    calls: int = 0
+    rows: int | None = None
+    error: str | None = None
+    timed_out: bool = False
+    done: bool = False
+
+
+def measure_interleaved(calls: dict[str, tuple[Callable[[], object], Callable[[], None] | None]], *,
+                        reps: int, budget: float, timeout: float, warmup: bool = True
+                        ) -> dict[str, Measurement]:
+    """Like `measure`, but round-robin over several runners (one call each per round), so that a
+    machine whose load changes over time weighs on every system alike."""
+    lanes = {k: _Lane(fn, cancel) for k, (fn, cancel) in calls.items()}
+    while any(not ln.done for ln in lanes.values()):
+        for ln in lanes.values():
+            if ln.done:
+                continue
+            t0 = time.perf_counter()
+            try:
+                result = call_with_timeout(ln.fn, timeout, ln.cancel)
+            except BenchTimeout as exc:
+                ln.error, ln.timed_out, ln.done = str(exc), True, True
+                continue
+            except Exception as exc:  # noqa: BLE001 - reported in the table
+                ln.error, ln.done = short_error(exc), True
+                continue
+            dt = time.perf_counter() - t0
+            ln.spent += dt
+            ln.calls += 1
+            if ln.calls == 1:
+                ln.rows = result_rows(result)
+            del result
+            if ln.calls == 1 and warmup and dt <= budget / 4 and reps > 1:
+                continue
+            ln.samples.append(dt)
+            if len(ln.samples) >= reps or ln.spent >= budget:
+                ln.done = True
+    out = {}
+    for k, ln in lanes.items():
+        if ln.error is not None:
+            out[k] = Measurement(error=ln.error, note="timeout" if ln.timed_out else "")
+        else:
+            out[k] = Measurement(statistics.median(ln.samples), "s", ln.samples, rows=ln.rows)
+    return out

@@ -104,6 +104,12 @@ class GroupingError(PgmktsError):
     sqlstate = "42803"
 
 
+class InvalidColumnReference(PgmktsError):
+    """ORDER BY of a DISTINCT query that does not match its select list / DISTINCT ON keys."""
+
+    sqlstate = "42P10"
+
+
 class DatatypeMismatch(PgmktsError):
     sqlstate = "42804"
 

@@ -15,9 +15,9 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from pgmkts.planner.catalog import model, pgdata
+from pgmkts.planner.catalog import pgdata
 from pgmkts.planner.catalog.functions import FUNCTIONS
-from pgmkts.planner.catalog.translate import _NODE_FUNCS, _type_name
+from pgmkts.planner.catalog.sqlnodes import _NODE_FUNCS, _type_name
 
 # `::oid[]`, `::pg_catalog.int2[]`: sqlglot only parses `[]` after types it knows, so spell the
 # array type by its catalog name (`_oid`), which PostgreSQL accepts as well.
@@ -40,9 +40,6 @@ def is_comment_only(sql: str) -> bool:
 
 def parse(sql: str) -> list[exp.Expression]:
     return [e for e in sqlglot.parse(preprocess(sql), read="postgres") if e is not None]  # type: ignore[misc]
-
-
-_CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
 
 
 def _register() -> None:
@@ -81,6 +78,14 @@ def _function_names(tree: exp.Expression) -> set[str]:
     return names
 
 
+# sqlglot models these as functions; they are plain SQL the catalog executor translates itself
+_STRUCTURAL = {"cast", "try_cast", "case", "if", "any", "all", "array", "bracket", "paren", "collate", "and",
+               "or", "not", "nullif", "coalesce", "lower", "upper", "length", "concat", "trim", "greatest",
+               "least", "substring", "replace", "count", "max", "min", "sum", "session", "dpipe"}
+_CATALOG_OK = set(FUNCTIONS) | {"current_user", "session_user", "current_schema", "version",
+                                "current_database"}
+
+
 def is_catalog_query(tree: exp.Expression) -> bool:
     """True for a SELECT over catalog relations only, or a FROM-less SELECT of catalog functions.
 
@@ -94,8 +99,13 @@ def is_catalog_query(tree: exp.Expression) -> bool:
     real = [t for t in tables if not (t.name in cte_names and not t.db)]
     if real:
         return all(catalog_target(t) is not None for t in real)
-    fns = _function_names(tree)
-    return bool(fns & (set(FUNCTIONS) | {"session"})) or _has_catalog_cast(tree)
+    # FROM-less: ours only if every function in it is a catalog function (`SELECT version()`,
+    # Grafana's `current_setting('server_version_num')::int/100`); `SELECT now(), version()` and
+    # the like go to the planner, which has the catalog functions registered too.
+    fns = _function_names(tree) - _STRUCTURAL
+    if _has_catalog_cast(tree):
+        return fns <= _CATALOG_OK
+    return bool(fns) and fns <= _CATALOG_OK
 
 
 def _has_catalog_cast(tree: exp.Expression) -> bool:
@@ -111,7 +121,8 @@ def catalog_relation_names() -> list[tuple[str, str]]:
         ("information_schema", n) for n in pgdata.INFORMATION_SCHEMA_COLUMNS]
 
 
-__all__ = ["preprocess", "parse", "is_catalog_query", "catalog_target", "is_comment_only", "model"]
+__all__ = ["preprocess", "parse", "is_catalog_query", "catalog_target", "is_comment_only", "catalog_tree",
+           "catalog_result", "catalog_describe", "catalog_relation_names"]
 
 
 # --- what the planner Session calls --------------------------------------------------------------

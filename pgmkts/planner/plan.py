@@ -36,6 +36,7 @@ class Scan:
     from_end: bool = False
     latest_per_bucket: bool = False
     memo: dict | None = None                  # literal-only time bounds, per TimeZone (see scan.py)
+    dict_symbol: bool = False                 # symbol as a dictionary column (down-sampling only)
 
     def explain(self, depth: int) -> list[str]:
         pad = "  " * depth
@@ -175,6 +176,7 @@ class Env:
 
 
 def plan_query(node: exp.Expression, env: Env) -> Any:
+    p: Any
     ctes: list[tuple[str, Any, list[str] | None]] = []
     w = node.args.get("with_") or node.args.get("with")
     if w is not None:
@@ -300,6 +302,7 @@ def plan_select(sel: exp.Select, env: Env) -> SelectPlan:
         raise errors.GroupingError("aggregate functions are not allowed in WHERE")
     if where is not None:
         where = fold_constants(where, _const_eval)
+    _check_distinct_order(sel)
     plan = SelectPlan(sel, source, where, has_agg, has_window)
     if isinstance(source, Scan) and source.rel.kind in ("bucket", "group"):
         _push_down(plan, source)
@@ -307,6 +310,45 @@ def plan_select(sel: exp.Select, env: Env) -> SelectPlan:
         from pgmkts.planner import tablefuncs
         tablefuncs.push_down(plan, source)
     return plan
+
+
+def _check_distinct_order(sel: exp.Select) -> None:
+    """PostgreSQL's rules tying ORDER BY to DISTINCT / DISTINCT ON (else a wrong-looking answer)."""
+    d, order = sel.args.get("distinct"), sel.args.get("order")
+    if d is None or order is None:
+        return
+    items = sel.expressions
+    if any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and isinstance(i.this, exp.Star))
+           for i in items):
+        return
+
+    def key(e: exp.Expression) -> str:
+        if isinstance(e, exp.Literal) and not e.is_string and e.this.isdigit():
+            i = int(e.this) - 1
+            if 0 <= i < len(items):
+                e = items[i]
+        if isinstance(e, exp.Column) and not e.table:
+            for it in items:
+                if isinstance(it, exp.Alias) and it.alias.lower() == e.name.lower():
+                    e = it
+        if isinstance(e, exp.Alias):
+            e = e.this
+        return e.sql(dialect="postgres").lower()
+
+    on = d.args.get("on")
+    obs = [key(o.this) for o in order.expressions]
+    if on is not None:
+        ons = [key(e) for e in (on.expressions if isinstance(on, exp.Tuple) else [on])]
+        lead = obs[:len(ons)]
+        if len(lead) < len(ons) and set(lead) <= set(ons) or set(lead) == set(ons):
+            return
+        raise errors.InvalidColumnReference(
+            "SELECT DISTINCT ON expressions must match initial ORDER BY expressions")
+    sel_keys = {key(i) for i in items}
+    for k in obs:
+        if k not in sel_keys:
+            raise errors.InvalidColumnReference(
+                "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
 
 
 def _const_eval(node: exp.Expression):
@@ -352,6 +394,10 @@ def _push_down(plan: SelectPlan, scan: Scan) -> None:
         aggs = [n for e in sel.expressions for n in e.walk() if is_aggregate(n)]
         if keys and sel.args.get("having") is None:
             plan.downsample = detect_downsample(sel, keys, aggs, quals)
+            # symbol is only a group key there: skip materialising one string per row
+            scan.dict_symbol = plan.downsample is not None and not any(
+                isinstance(a, exp.First | exp.Last | exp.Min | exp.Max) and a.this.name.lower() == "symbol"
+                for a in aggs)
 
 
 def _resolve_group_keys(sel: exp.Select, keys: list[exp.Expression]) -> list[exp.Expression]:

@@ -25,13 +25,13 @@ from pgmkts.planner.exec.expr import Evaluator, param_scalar
 from pgmkts.planner.exec.frame import Ctx, Frame
 from pgmkts.planner.exec.scan import run_values
 from pgmkts.planner.exec.select import run_query
+from pgmkts.planner.gucs import SettingsMixin, _show_name
+from pgmkts.planner.output import frame_fields, frame_result
 from pgmkts.planner.result import Bound, Field, Prepared, Result
-from pgmkts.planner.types import oid_of
 from pgmkts.planner.typing_ import infer_param_oids, null_param
 
 __all__ = ["Session", "Field", "Result", "Prepared", "Bound", "CopySpec"]
 
-BATCH_ROWS = 65536
 _PLAN_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _PLAN_LOCK = threading.Lock()
 _PLAN_CACHE_SIZE = 512
@@ -40,7 +40,7 @@ _KW = re.compile(r"^\s*([A-Za-z]+)")
 _TXN_START = re.compile(r"^(begin|start\s+transaction)\b(.*)$", re.I | re.S)
 
 
-class Session:
+class Session(SettingsMixin):
     def __init__(self, engine, *, user: str = "pgmkts", database: str = "pgmkts",
                  settings: dict[str, str] | None = None, read_only: bool = False) -> None:
         self.engine = engine
@@ -71,35 +71,6 @@ class Session:
         self._local_settings: dict[str, str] = {}
 
     # ------------------------------------------------------------------ settings
-    def get_setting(self, name: str, missing_ok: bool = False) -> str | None:
-        canon = S.canonical(name)
-        if canon in self.settings:
-            return self.settings[canon]
-        if "." in name:  # custom (extension-style) settings, e.g. myapp.tenant
-            if missing_ok:
-                return None
-        if missing_ok:
-            return None
-        raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
-
-    def set_setting(self, name: str, value: str | None, *, local: bool = False) -> None:
-        canon = S.canonical(name)
-        if canon in S.READ_ONLY:
-            e = errors.PgmktsError(f'parameter "{name}" cannot be changed')
-            e.sqlstate = "55P02"
-            raise e
-        if canon not in self.settings and "." not in canon:
-            raise errors.UndefinedObject(f'unrecognized configuration parameter "{name}"')
-        if value is None:
-            value = self._session_defaults.get(canon, S.DEFAULTS.get(canon, ""))
-        value = S.normalise(canon, value)
-        if local and self.txn_status == "T":
-            self._local_settings.setdefault(canon, self.settings.get(canon, ""))
-        old = self.settings.get(canon)
-        self.settings[canon] = value
-        if canon in S.REPORTED and old != value:
-            self.parameter_changes.append((canon, value))
-
     # ------------------------------------------------------------------ entry points
     def execute(self, sql: str) -> Iterator[Result]:
         pieces = parsemod.split_statements(sql)
@@ -462,7 +433,7 @@ class Session:
         else:
             infos = group_buckets(self.engine, rel.name)
             if plan.source.symbols is not None:
-                want = set()
+                want: set[str] = set()
                 for e in plan.source.symbols:
                     py = ev.eval(e.this if isinstance(e, exp.Any) else e, Frame([], [], 1)).as_py()
                     want.update(map(str, py)) if isinstance(py, list) else want.add(str(py))
@@ -477,89 +448,6 @@ class Session:
             else:
                 total += self.engine.delete(tbk, start, end)
         return Result(tag=f"DELETE {total}", fields=None)
-
-    # ------------------------------------------------------------------ SET / SHOW / RESET
-    def _set(self, clean: str) -> Result:
-        body = clean[3:].strip()
-        low = body.lower()
-        local = False
-        if low.startswith("session characteristics as transaction"):
-            rest = low[len("session characteristics as transaction"):]
-            if "read only" in rest:
-                self.set_setting("default_transaction_read_only", "on")
-            elif "read write" in rest:
-                if self.read_only:
-                    raise errors.ReadOnlyTransaction("this session is read-only")
-                self.set_setting("default_transaction_read_only", "off")
-            return Result(tag="SET", fields=None)
-        if low.startswith("transaction"):
-            if "read only" in low:
-                self._txn_read_only = True
-                self.settings["transaction_read_only"] = "on"
-            return Result(tag="SET", fields=None)
-        if low.startswith("session "):
-            body = body[8:].strip()
-        elif low.startswith("local "):
-            body, local = body[6:].strip(), True
-        low = body.lower()
-        if low.startswith("time zone"):
-            val = body[9:].strip()
-            self.set_setting("TimeZone", None if val.lower() in ("default", "local") else _unquote(val),
-                             local=local)
-            return Result(tag="SET", fields=None)
-        if low.startswith("names"):
-            self.set_setting("client_encoding", _unquote(body[5:].strip()), local=local)
-            return Result(tag="SET", fields=None)
-        if low.startswith("role") or low.startswith("session authorization"):
-            return Result(tag="SET", fields=None)
-        m = re.match(r'^("(?:[^"]|"")+"|[\w.]+)\s*(?:=|\bto\b)\s*(.*)$', body, re.I | re.S)
-        if not m:
-            raise errors.SyntaxError_(f"syntax error in SET: {clean[:60]}")
-        name = m.group(1).strip('"')
-        raw = m.group(2).strip()
-        if raw.lower() == "default":
-            self.set_setting(name, None, local=local)
-        else:
-            vals = [_unquote(v.strip()) for v in _split_list(raw)]
-            self.set_setting(name, ", ".join(vals), local=local)
-        return Result(tag="SET", fields=None)
-
-    def _reset(self, clean: str) -> Result:
-        name = clean[5:].strip()
-        if name.lower() == "all":
-            self._reset_all()
-        elif name.lower() == "session authorization" or name.lower() == "role":
-            pass
-        else:
-            self.set_setting(name.strip('"') if name.lower() != "time zone" else "TimeZone", None)
-        return Result(tag="RESET", fields=None)
-
-    def _reset_all(self) -> None:
-        for k, v in S.DEFAULTS.items():
-            if k in S.READ_ONLY or k == "session_authorization":
-                continue
-            v = self._session_defaults.get(k, v)
-            if self.settings.get(k) != v:
-                self.settings[k] = v
-                if k in S.REPORTED:
-                    self.parameter_changes.append((k, v))
-        if self.read_only:
-            self.settings["default_transaction_read_only"] = "on"
-
-    def _show(self, clean: str) -> Result:
-        name = clean[4:].strip().strip('"')
-        if name.lower() == "all":
-            rows = sorted(self.settings.items(), key=lambda kv: kv[0].lower())
-            cols = [pa.array([k for k, _ in rows]), pa.array([v for _, v in rows]),
-                    pa.array([S.DESCRIPTIONS.get(k, "") for k, _ in rows])]
-            return frame_result(Frame(cols, [(None, "name"), (None, "setting"), (None, "description")]),
-                                "SHOW")
-        if name.lower() == "time zone":
-            name = "TimeZone"
-        if name.lower() in ("transaction isolation level",):
-            name = "transaction_isolation"
-        val = self.get_setting(name)
-        return frame_result(Frame([pa.array([val], pa.string())], [(None, _show_name(name))]), "SHOW")
 
     # ------------------------------------------------------------------ EXPLAIN / COPY
     def _explain(self, clean: str, params: list) -> Result:
@@ -650,60 +538,3 @@ def _has_catalog(plan) -> bool:
         if p is not None and _has_catalog(p):
             return True
     return any(_has_catalog(p) for _n, p, _c in getattr(plan, "ctes", []))
-
-
-def _show_name(name: str) -> str:
-    return S.canonical(name).lower() if S.canonical(name) in S.DEFAULTS else name.lower()
-
-
-def _unquote(v: str) -> str:
-    v = v.strip()
-    if len(v) >= 2 and v[0] == v[-1] == "'":
-        return v[1:-1].replace("''", "'")
-    if len(v) >= 2 and v[0] == v[-1] == '"':
-        return v[1:-1]
-    return v
-
-
-def _split_list(raw: str) -> list[str]:
-    out, cur, q = [], [], False
-    for ch in raw:
-        if ch == "'":
-            q = not q
-        if ch == "," and not q:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return [o for o in out if o.strip()]
-
-
-def frame_fields(frame: Frame) -> list[Field]:
-    out = []
-    for c, (_q, name), meta in zip(frame.cols, frame.names, frame.meta, strict=False):
-        out.append(Field(name, oid_of(_wire_type(c.type), meta)))
-    return out
-
-
-def _wire_type(t: pa.DataType) -> pa.DataType:
-    return pa.string() if pa.types.is_null(t) else t
-
-
-def frame_result(frame: Frame, tag: str) -> Result:
-    fields = frame_fields(frame)
-    cols = []
-    for c in frame.cols:
-        if isinstance(c, pa.ChunkedArray):
-            c = c.combine_chunks()
-        if pa.types.is_null(c.type):
-            c = pa.nulls(len(c), pa.string())
-        cols.append(c)
-    schema = pa.schema([pa.field(f.name, c.type) for f, c in zip(fields, cols, strict=False)])
-    if not cols:
-        return Result(tag=tag, fields=fields, batches=iter(()))
-    batch = pa.RecordBatch.from_arrays(cols, schema=schema)
-    if batch.num_rows <= BATCH_ROWS:
-        return Result(tag=tag, fields=fields, batches=iter([batch]))
-    return Result(tag=tag, fields=fields,
-                  batches=iter([batch.slice(i, BATCH_ROWS) for i in range(0, batch.num_rows, BATCH_ROWS)]))

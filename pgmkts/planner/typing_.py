@@ -7,6 +7,7 @@ from sqlglot import exp
 
 from pgmkts.planner.exec.values import Interval
 from pgmkts.planner.types import (
+    ARRAY_OIDS,
     BOOL,
     FLOAT4,
     FLOAT8,
@@ -28,6 +29,9 @@ def null_param(oid: int):
     """A typed NULL standing in for a parameter while describing a statement."""
     if oid == INTERVAL:
         return Interval()
+    elem = {v: k for k, v in ARRAY_OIDS.items()}.get(oid)
+    if elem is not None:
+        return pa.scalar(None, pa.list_(_OID_ARROW.get(elem, pa.string())))
     return pa.scalar(None, _OID_ARROW.get(oid, pa.string()))
 
 
@@ -93,8 +97,26 @@ def _from_context(p: exp.Expression, cols: dict[str, int], target_order: list[in
         parent = parent.parent
     if isinstance(parent, exp.Limit | exp.Offset | exp.Fetch):
         return INT8
+    if isinstance(parent, exp.Any | exp.All) or (isinstance(parent, exp.Anonymous)
+                                                 and parent.name.lower() == "all"):
+        # col = ANY($1): the parameter is an array of the column's type
+        cmp_ = parent.parent
+        if isinstance(cmp_, exp.Binary) and isinstance(cmp_.this, exp.Column):
+            c = cmp_.this
+            base = cols.get(c.name if c.this.args.get("quoted") else c.name.lower())
+            if base:
+                return ARRAY_OIDS.get(base, 1009)
+        return 1009
     if isinstance(parent, exp.Cast):
-        return None
+        # $1::int → int4, as PostgreSQL infers from the cast
+        from pgmkts.planner.types import cast_target, oid_of
+        try:
+            t, oid = cast_target(parent.to.this.name)
+        except Exception:
+            return None
+        if pa.types.is_interval(t):
+            return INTERVAL
+        return oid or oid_of(t)
     if isinstance(parent, exp.Binary | exp.Between | exp.In):
         others = [c for c in parent.iter_expressions() if c is not p]
         if isinstance(parent, exp.In):

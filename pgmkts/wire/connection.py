@@ -9,7 +9,6 @@ known to be cheap), and writes with back-pressure.
 from __future__ import annotations
 
 import asyncio
-import enum
 import hmac
 import logging
 import os
@@ -21,6 +20,7 @@ from pgmkts.planner.result import Prepared
 from pgmkts.wire import auth
 from pgmkts.wire import messages as m
 from pgmkts.wire.copy import CopyInDecoder, CopyOutEncoder
+from pgmkts.wire.extended import ExtendedMixin
 from pgmkts.wire.framing import (
     CANCEL_REQUEST,
     GSSENC_REQUEST,
@@ -30,40 +30,19 @@ from pgmkts.wire.framing import (
     Message,
     parse_startup_params,
 )
-from pgmkts.wire.notify import MAX_PAYLOAD, parse_notify
+from pgmkts.wire.notify import ListenMixin, parse_notify
 from pgmkts.wire.portal import Portal, parse_duration_ms, take_rows
-from pgmkts.wire.types import decode_param, encode_datarows
+from pgmkts.wire.state import Fatal, State, _Closed
+from pgmkts.wire.types import encode_datarows
 
 log = logging.getLogger("pgmkts.wire")
 
 FLUSH_BYTES = 1 << 16          # buffered protocol output is written once it exceeds this
-CHEAP_SECONDS = 0.002          # statements measured below this run inline on the loop
+CHEAP_SECONDS = float(os.environ.get("PGMKTS_WIRE_CHEAP_MS", "2")) / 1000  # below this: run inline
 INLINE_ROWS = 2048             # batches up to this size are encoded inline after a cheap statement
 
 
-class State(enum.Enum):
-    STARTUP = "startup"
-    AUTH = "auth"
-    IDLE = "idle"
-    BUSY = "busy"
-    EXT_ERROR = "ext_error"    # an extended-protocol message failed: discard until Sync
-    COPY_IN = "copy_in"
-    CLOSED = "closed"
-
-
-class Fatal(Exception):
-    """Send this ErrorResponse with severity FATAL and close the connection."""
-
-    def __init__(self, exc: errors.PgmktsError) -> None:
-        super().__init__(exc.message)
-        self.exc = exc
-
-
-class _Closed(Exception):
-    """The peer went away (EOF/reset) — nothing more to send."""
-
-
-class Connection:
+class Connection(ExtendedMixin, ListenMixin):
     def __init__(self, server: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
         self.app = server.app
@@ -111,10 +90,10 @@ class Connection:
             await self.flush()
 
     def metric(self, name: str, n: float = 1) -> None:
-        c = getattr(self.app.metrics, name, None)
+        c = self.server.metric_child(name)
         if c is not None:
             try:
-                c.labels(proto="pg").inc(n)
+                c.inc(n)
             except Exception:  # metrics must never break a query
                 pass
 
@@ -125,6 +104,8 @@ class Connection:
                 data = await asyncio.wait_for(self.reader.read(1 << 16), timeout)
             else:
                 data = await self.reader.read(1 << 16)
+        except TimeoutError:
+            raise   # (a subclass of OSError) the caller turns it into the right FATAL error
         except (ConnectionError, OSError) as e:
             raise _Closed() from e
         if not data:
@@ -484,10 +465,10 @@ class Connection:
         await self.flush()
 
     def _observe(self, t0: float) -> None:
-        h = getattr(self.app.metrics, "query_seconds", None)
+        h = self.server.metric_child("query_seconds")
         if h is not None:
             try:
-                h.labels(proto="pg").observe(time.perf_counter() - t0)
+                h.observe(time.perf_counter() - t0)
             except Exception:
                 pass
 
@@ -521,12 +502,16 @@ class Connection:
         oids = [f.type_oid for f in fields]
         tz = self.session.settings.get("TimeZone", "UTC")
         sent = 0
+        done = False
         def encode(got):
             chunk, rest, done = got
             data = encode_datarows(chunk, oids, formats, tz) if chunk is not None else b""
             return (chunk.num_rows if chunk is not None else 0), data, rest, done
 
-        while True:
+        if limit <= 0 and not self.inline and pending is None:
+            sent = await self._stream_prefetch(batches, encode)
+            done = True
+        while not done:
             left = limit - sent if limit > 0 else 0
             n, data, pending, done = await self.call_batch(
                 lambda pending=pending, left=left: take_rows(pending, batches, left), encode)
@@ -556,6 +541,32 @@ class Connection:
             tag = res.tag
         self.send(m.command_complete(tag))
         return True
+
+    async def _stream_prefetch(self, batches, encode) -> int:
+        """Unlimited heavy result: a worker encodes batch k+1 while batch k drains to the
+        client, so encoding and the socket overlap (one batch ahead keeps memory bounded)."""
+        loop = asyncio.get_running_loop()
+
+        def step():
+            return encode(take_rows(None, batches, 0))
+
+        fut: asyncio.Future | None = loop.run_in_executor(None, step)
+        sent = 0
+        try:
+            while True:
+                assert fut is not None
+                n, data, _rest, done = await fut
+                fut = None
+                self._check_cancel()
+                if done:
+                    return sent
+                fut = loop.run_in_executor(None, step)
+                sent += n
+                self.send(data)
+                await self.maybe_flush()
+        finally:
+            if fut is not None:   # an error/cancel: let the worker finish before the session moves on
+                await asyncio.wait([fut])
 
     # ------------------------------------------------------------------ COPY
     async def _copy_out(self, spec) -> None:
@@ -615,150 +626,6 @@ class Connection:
         n = await self.call(lambda: spec.consume(table))
         self.metric("rows_in_total", n)
         self.send(m.command_complete(f"COPY {n}"))
-
-    # ------------------------------------------------------------------ extended protocol
-    async def _extended(self, msg: Message) -> None:
-        t = msg.type
-        if t == b"S":
-            self._end_statement()
-            if self.state is not State.EXT_ERROR:
-                self._after_statement()
-            if self.session.txn_status == "I":
-                self.portals.clear()
-            self._ready()
-            await self.flush()
-            return
-        if t == b"H":
-            await self.flush()
-            return
-        try:
-            if t == b"P":
-                await self._parse(m.parse_parse(msg.body))
-            elif t == b"B":
-                self._bind(m.parse_bind(msg.body))
-            elif t == b"D":
-                self._describe(*m.parse_describe_or_close(msg.body, "Describe"))
-            elif t == b"E":
-                await self._execute(*m.parse_execute(msg.body))
-            elif t == b"C":
-                kind, name = m.parse_describe_or_close(msg.body, "Close")
-                (self.statements if kind == b"S" else self.portals).pop(name, None)
-                self.send(m.CLOSE_COMPLETE)
-        except (_Closed, Fatal):
-            raise
-        except errors.ProtocolViolation:
-            raise
-        except Exception as exc:
-            self._end_statement()
-            self._error(exc)
-            self.state = State.EXT_ERROR
-        await self.maybe_flush()
-
-    async def _parse(self, p) -> None:
-        if p.name and p.name in self.statements:
-            e = errors.PgmktsError(f'prepared statement "{p.name}" already exists')
-            e.sqlstate = "42P05"
-            raise e
-        note = parse_notify(p.query)
-        if note is not None:
-            prep = Prepared(p.query, [], None, stmt=("notify", note))
-        else:
-            prep = await self.call(lambda: self.session.prepare(p.query, p.param_oids), "P:" + p.query)
-        prep.name = p.name
-        self.statements[p.name] = prep
-        self.send(m.PARSE_COMPLETE)
-
-    def _statement(self, name: str) -> Prepared:
-        prep = self.statements.get(name)
-        if prep is None:
-            raise errors.InvalidPreparedStatement(f'prepared statement "{name}" does not exist')
-        return prep
-
-    def _bind(self, b) -> None:
-        prep = self._statement(b.statement)
-        if b.portal and b.portal in self.portals:
-            e = errors.PgmktsError(f'portal "{b.portal}" already exists')
-            e.sqlstate = "42P03"
-            raise e
-        oids = prep.param_oids
-        if len(b.params) != len(oids):
-            raise errors.ProtocolViolation(
-                f"bind message supplies {len(b.params)} parameters, but prepared statement "
-                f'"{prep.name}" requires {len(oids)}')
-        fmts = b.param_formats * len(b.params) if len(b.param_formats) == 1 else b.param_formats
-        values = [decode_param(oids[i], fmts[i] if fmts else 0, raw) for i, raw in enumerate(b.params)]
-        bound = prep if isinstance(prep.stmt, tuple) and prep.stmt[0] == "notify" else \
-            self.session.bind(prep, values)
-        fields = prep.fields
-        formats = m.per_column(b.result_formats, len(fields)) if fields else []
-        self.portals[b.portal] = Portal(bound, formats, fields)
-        self.send(m.BIND_COMPLETE)
-
-    def _describe(self, kind: bytes, name: str) -> None:
-        if kind == b"S":
-            prep = self._statement(name)
-            self.send(m.parameter_description(prep.param_oids))
-            self.send(m.row_description(prep.fields, [0] * len(prep.fields)) if prep.fields else m.NO_DATA)
-            return
-        portal = self.portals.get(name)
-        if portal is None:
-            raise errors.InvalidCursorName(f'portal "{name}" does not exist')
-        portal.described = True
-        self.send(m.row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
-
-    async def _execute(self, name: str, limit: int) -> None:
-        portal = self.portals.get(name)
-        if portal is None:
-            raise errors.InvalidCursorName(f'portal "{name}" does not exist')
-        if isinstance(portal.bound, Prepared):      # intercepted NOTIFY
-            self._notify(*portal.bound.stmt[1])
-            self.send(m.command_complete("NOTIFY"))
-            return
-        if portal.done:
-            self.send(m.command_complete(portal.result.tag if portal.result and not portal.result.fields
-                                         else "SELECT 0"))
-            return
-        self._start_statement()
-        self.metric("queries_total")
-        t0 = time.perf_counter()
-        key = "E:" + portal.bound.prepared.sql
-        try:
-            if portal.result is None:
-                portal.result = await self.call(lambda: self.session.run(portal.bound), key)
-            finished = await self._send_result(portal.result, portal, key=key, limit=max(limit, 0))
-            if finished:
-                portal.done = True
-            self._after_statement()
-        finally:
-            self._end_statement()
-            self._observe(t0)
-        self.state = State.IDLE
-
-    # ------------------------------------------------------------------ LISTEN / NOTIFY
-    def _sync_listens(self) -> None:
-        wanted = set(self.session.listens)
-        for chan in list(self._listen_unsubs):
-            if chan not in wanted:
-                unsub = self._listen_unsubs.pop(chan)
-                if unsub:
-                    unsub()
-                self.server.channels.unlisten(chan, self.pid)
-        hub = self.app.hub
-        for chan in wanted - set(self._listen_unsubs):
-            unsub = None
-            sub = getattr(hub, "subscribe_json", None) if hub is not None else None
-            if sub is not None and chan.count("/") == 2:
-                try:
-                    unsub = sub(chan, lambda tbk, payload, chan=chan: self._deliver(chan, payload, 0))
-                except ValueError:
-                    unsub = None   # not a bucket pattern: only NOTIFY reaches it
-            self._listen_unsubs[chan] = unsub
-            self.server.channels.listen(chan, self.pid, self._deliver)
-
-    def _notify(self, chan: str, payload: str) -> None:
-        if len(payload.encode()) >= MAX_PAYLOAD:
-            raise errors.InvalidParameterValue("payload string too long")
-        self.server.channels.notify(chan, payload, self.pid)
 
     def _deliver(self, chan: str, payload: str, sender: int) -> None:
         """Called on the loop thread by the hub / NOTIFY. Written at once while the client

@@ -162,26 +162,49 @@ class CopyInDecoder:
         csv = self.fmt == "csv"
         o = self.opts
         esc = o["escape"] if csv and o["escape"] != o["quote"] else False
+        read = pacsv.ReadOptions(column_names=names, skip_rows=1 if o["header"] else 0, block_size=1 << 24)
+        parse = pacsv.ParseOptions(delimiter=o["delimiter"], quote_char=o["quote"] if csv else False,
+                                   double_quote=csv, escape_char=esc, newlines_in_values=csv)
+
+        def convert(types: dict) -> pacsv.ConvertOptions:
+            return pacsv.ConvertOptions(column_types=types, null_values=[o["null"]], strings_can_be_null=True,
+                                        quoted_strings_can_be_null=False)
+
+        # Fast path: let the (multi-threaded) CSV reader convert numbers and timestamps itself.
+        # Anything it refuses (naive timestamps, bad values) is re-read as strings so
+        # parse_column can apply PostgreSQL's rules and name the offending column.
+        typed = {f.name: arrow_type(f.type_oid) for f in self.fields
+                 if f.type_oid in _CSV_NATIVE and not (f.type_oid in _STRINGY and not csv)}
+        if typed:
+            try:
+                tbl = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
+                                     convert_options=convert({n: typed.get(n, pa.string()) for n in names}))
+                return self._finish(tbl, csv, skip=set(typed))
+            except pa.ArrowInvalid:
+                pass
         try:
-            tbl = pacsv.read_csv(
-                io.BytesIO(data),
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if o["header"] else 0,
-                                               block_size=1 << 24),
-                parse_options=pacsv.ParseOptions(delimiter=o["delimiter"], quote_char=o["quote"] if csv else False,
-                                                 double_quote=csv, escape_char=esc, newlines_in_values=csv),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                     null_values=[o["null"]], strings_can_be_null=True,
-                                                     quoted_strings_can_be_null=False))
+            tbl = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
+                                 convert_options=convert({n: pa.string() for n in names}))
         except pa.ArrowInvalid as e:
             raise BadCopyFileFormat(f"COPY {self.fmt} input: {str(e).splitlines()[0]}",
                                     hint=f"the COPY columns are: {', '.join(names)}") from None
+        return self._finish(tbl, csv, skip=set())
+
+    def _finish(self, tbl: pa.Table, csv: bool, skip: set) -> pa.Table:
         cols = {}
         for f in self.fields:
             col = tbl.column(f.name).combine_chunks()
+            if f.name in skip:
+                cols[f.name] = col
+                continue
             if not csv and f.type_oid in _STRINGY and pc.any(pc.match_substring(col, "\\")).as_py():
                 col = _unescape_text(col)
             cols[f.name] = parse_column(col, f.type_oid, f.name, self.tz)
         return pa.table(cols)
+
+
+# types the CSV reader converts exactly as PostgreSQL would read them (bool/bytea/text need our rules)
+_CSV_NATIVE = {20, 21, 23, 700, 701, 1700, 1184, 1082}
 
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "\\": "\\"}
@@ -239,7 +262,77 @@ def parse_binary(data: bytes, fields) -> pa.Table:
             if ok:
                 return pa.table({f.name: _to_arrow(rec[f"v{i}"], f.type_oid, None)
                                  for i, f in enumerate(fields)})
-    return _parse_binary_slow(data, pos, end, fields)
+    try:
+        return _parse_binary_var(data, pos, end, fields)
+    except _NeedSlow:
+        return _parse_binary_slow(data, pos, end, fields)
+
+
+class _NeedSlow(Exception):
+    """A NULL or a malformed tuple: the general (per field) walk handles and reports it."""
+
+
+def _parse_binary_var(data: bytes, pos: int, end: int, fields) -> pa.Table:
+    """Tuples with variable-width fields (e.g. a text symbol) and no NULLs: per tuple, read the
+    variable lengths, then one cached struct unpacks the whole tuple in C (~1 µs a tuple)."""
+    oids = [f.type_oid for f in fields]
+    widths = [_FIXED_BIN[o][1] if o in _FIXED_BIN else None for o in oids]
+    ncols = len(fields)
+    # offset of each variable field's length prefix, relative to the previous variable field's end
+    gaps, acc = [], 2
+    for w in widths:
+        if w is None:
+            gaps.append(acc)
+            acc = 0
+        else:
+            acc += 4 + w
+    head = struct.pack("!h", ncols)
+    cache: dict[tuple, struct.Struct] = {}
+    rows: list[tuple] = []
+    append = rows.append
+    from_bytes = int.from_bytes
+    while pos < end:
+        if data[pos:pos + 2] != head:
+            if data[pos:pos + 2] == b"\xff\xff":
+                break
+            raise _NeedSlow()
+        lens = []
+        off = pos
+        for g in gaps:
+            off += g
+            ln = from_bytes(data[off:off + 4], "big", signed=True)
+            if ln < 0:
+                raise _NeedSlow()
+            lens.append(ln)
+            off += 4 + ln
+        key = tuple(lens)
+        st = cache.get(key)
+        if st is None:
+            it = iter(lens)
+            st = struct.Struct("!h" + "".join(f"i{w if w is not None else next(it)}s" for w in widths))
+            cache[key] = st
+        if pos + st.size > end:
+            raise _NeedSlow()
+        append(st.unpack_from(data, pos))
+        pos += st.size
+    cols = list(zip(*rows, strict=True)) if rows else [()] * (1 + 2 * ncols)
+    out = {}
+    for i, f in enumerate(fields):
+        lens_col, raw = cols[1 + 2 * i], cols[2 + 2 * i]
+        if widths[i] is not None:
+            if any(ln != widths[i] for ln in set(lens_col)):
+                raise _NeedSlow()
+            fmt = _FIXED_BIN[oids[i]][0]
+            vals = np.frombuffer(b"".join(raw), dtype=fmt) if raw else np.zeros(0, fmt)
+            out[f.name] = _to_arrow(vals, oids[i], None)
+        elif oids[i] in _STRINGY:
+            try:
+                out[f.name] = pa.array([r.decode("utf-8") for r in raw], pa.string())
+            except UnicodeDecodeError:
+                raise BadCopyFileFormat(f'invalid byte sequence for encoding "UTF8" in column {f.name}') from None
+        else:
+            out[f.name] = pa.array([decode_binary(oids[i], r) for r in raw], arrow_type(oids[i]))
+    return pa.table(out)
 
 
 def _parse_binary_slow(data: bytes, pos: int, end: int, fields) -> pa.Table:

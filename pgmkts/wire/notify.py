@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pgmkts import errors
 
 # NOTIFY channel [, 'payload'] — the whole statement; pg_notify() is not intercepted.
 _NOTIFY = re.compile(r"""^\s*notify\s+("(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*(?:,\s*'((?:[^']|'')*)')?\s*;?\s*$""",
@@ -45,3 +48,38 @@ class Channels:
         for deliver in subs:
             deliver(chan, payload, sender_pid)
         return len(subs)
+
+
+class ListenMixin:
+    """LISTEN/UNLISTEN mirror Session.listens into app.hub and the NOTIFY registry; NOTIFY is
+    intercepted here (the planner does not run it). Needs from Connection: session, server,
+    app, pid, _listen_unsubs, _deliver."""
+
+    if TYPE_CHECKING:   # the attributes above live on Connection
+        def __getattr__(self, name: str) -> Any: ...
+
+    # ------------------------------------------------------------------ LISTEN / NOTIFY
+    def _sync_listens(self) -> None:
+        wanted = set(self.session.listens)
+        for chan in list(self._listen_unsubs):
+            if chan not in wanted:
+                unsub = self._listen_unsubs.pop(chan)
+                if unsub:
+                    unsub()
+                self.server.channels.unlisten(chan, self.pid)
+        hub = self.app.hub
+        for chan in wanted - set(self._listen_unsubs):
+            unsub = None
+            sub = getattr(hub, "subscribe_json", None) if hub is not None else None
+            if sub is not None and chan.count("/") == 2:
+                try:
+                    unsub = sub(chan, lambda tbk, payload, chan=chan: self._deliver(chan, payload, 0))
+                except ValueError:
+                    unsub = None   # not a bucket pattern: only NOTIFY reaches it
+            self._listen_unsubs[chan] = unsub
+            self.server.channels.listen(chan, self.pid, self._deliver)
+
+    def _notify(self, chan: str, payload: str) -> None:
+        if len(payload.encode()) >= MAX_PAYLOAD:
+            raise errors.InvalidParameterValue("payload string too long")
+        self.server.channels.notify(chan, payload, self.pid)

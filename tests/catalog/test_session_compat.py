@@ -102,3 +102,10 @@ def test_catalog_columns_match_what_select_star_returns(session, rel):
     res = session.run(session.bind(prep, [rel]))
     cat = [(r["attname"], r["atttypid"]) for b in res.batches for r in b.to_pylist()]
     assert cat == [(f.name, f.type_oid) for f in star.fields]
+
+
+def test_from_less_mixes_go_to_the_planner_with_catalog_functions(session):
+    got = rows(session, "SELECT now() IS NOT NULL AS n, version() LIKE 'PostgreSQL 1%' AS v, "
+                        "current_schemas(true) AS s, array_to_string(current_schemas(false), ',') AS a, "
+                        "pg_get_userbyid(10) AS u")
+    assert got[0][1] == [[{"n": True, "v": True, "s": ["pg_catalog", "public"], "a": "public", "u": "pgmkts"}]]

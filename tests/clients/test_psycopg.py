@@ -118,3 +118,26 @@ def test_transaction_abort_until_rollback(dsn):
             c.execute("SELECT 1")
         c.rollback()
         assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_set_timezone_reports_parameter_and_changes_text_output(dsn):
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("SET TimeZone = 'America/New_York'")
+        assert c.info.parameter_status("TimeZone") == "America/New_York"
+        c.adapters.register_loader("timestamptz", psycopg.types.string.TextLoader)
+        text = c.execute(f"SELECT epoch FROM {TBK} ORDER BY epoch LIMIT 1").fetchone()[0]
+        assert text == "2023-12-31 19:00:00-05"
+
+
+def test_copy_symbol_column_binary_into_group_table(dsn):
+    """Binary COPY with a variable-width text column (the multi-symbol bulk-ingest shape)."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("CREATE TABLE wirecopy_1min (symbol text, epoch timestamptz, price double precision, size bigint)")
+        t0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
+        with c.cursor().copy("COPY wirecopy_1min (symbol, epoch, price, size) FROM STDIN (FORMAT BINARY)") as cp:
+            cp.set_types(["text", "timestamptz", "float8", "int8"])
+            for i in range(300):
+                cp.write_row((["AA", "BBB", "CCCC"][i % 3], t0 + dt.timedelta(minutes=i), i / 4, i))
+        rows = c.execute("SELECT symbol, count(*), sum(size) FROM wirecopy_1min GROUP BY symbol ORDER BY symbol").fetchall()
+        assert rows == [("AA", 100, sum(range(0, 300, 3))), ("BBB", 100, sum(range(1, 300, 3))),
+                        ("CCCC", 100, sum(range(2, 300, 3)))]

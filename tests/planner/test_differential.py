@@ -31,6 +31,10 @@ def _same_type(a: int, b: int) -> bool:
 
 
 def _norm(v):
+    if isinstance(v, dt.timedelta):
+        # pgmkts sends intervals as PostgreSQL's interval text; compare in that form
+        from pgmkts.planner.exec.values import Interval
+        return Interval(0, v.days, v.seconds * 1_000_000 + v.microseconds).text()
     if isinstance(v, decimal.Decimal):
         return float(v)
     if isinstance(v, dt.datetime) and v.tzinfo is not None:
@@ -80,3 +84,30 @@ def test_same_as_postgres(sql, session, oracle):
         pg_rows = sorted(pg_rows, key=_sort_key)
     for i, (r, p) in enumerate(zip(rows, pg_rows, strict=True)):
         assert all(_eq(a, b) for a, b in zip(r, p, strict=True)), f"row {i}: pgmkts {r} != PostgreSQL {p}"
+
+
+TZ_QUERIES = [
+    "SELECT '2024-07-01 09:30'::timestamptz",
+    "SELECT date_trunc('day', timestamptz '2024-03-10 12:00:00+00')",
+    "SELECT date_trunc('hour', timestamptz '2024-11-03 06:30:00+00')",
+    "SELECT extract(hour FROM timestamptz '2024-03-10 12:00:00+00') AS h, extract(day FROM timestamptz '2024-03-10 03:00:00+00') AS d",
+    "SELECT timestamptz '2024-03-09 12:00+00' + interval '1 day', timestamptz '2024-11-02 12:00+00' + interval '1 day 1 hour'",
+    "SELECT timestamptz '2024-01-31 12:00+00' + interval '1 month'",
+    "SELECT date_trunc('day', epoch) AS d, count(*) FROM \"AAPL/1Min/OHLCV\" GROUP BY 1 ORDER BY 1",
+    "SELECT count(*) FROM \"AAPL/1Min/OHLCV\" WHERE epoch >= '2024-01-02 19:00' AND epoch < '2024-01-03 00:00'",
+    "SELECT extract(hour FROM epoch) AS h, count(*) FROM ohlcv_1min WHERE symbol = 'SPY' GROUP BY 1 ORDER BY 1",
+]
+
+
+@pytest.mark.parametrize("sql", TZ_QUERIES)
+def test_same_as_postgres_in_new_york(sql, engine, oracle):
+    from pgmkts.planner.session import Session
+    s = Session(engine)
+    list(s.execute("SET TIME ZONE 'America/New_York'"))
+    with oracle.connect() as conn:
+        conn.execute("SET TIME ZONE 'America/New_York'")
+        pg_rows = [tuple(r) for r in conn.execute(sql).fetchall()]
+    _fields, rows = run(s, sql)
+    assert len(rows) == len(pg_rows)
+    for r, p in zip(rows, pg_rows, strict=True):
+        assert all(_eq(a, b) for a, b in zip(r, p, strict=True)), f"pgmkts {r} != PostgreSQL {p}"

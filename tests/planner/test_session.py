@@ -218,3 +218,29 @@ def test_list_parameter_any(session):
                            "ORDER BY symbol", [1009])
     res = session.run(session.bind(prep, [["MSFT", "SPY", "NOPE"]]))
     assert [r["symbol"] for b in res.batches for r in b.to_pylist()] == ["MSFT", "SPY"]
+
+
+def test_interval_results_are_postgres_text(session):
+    fields, rows = run(session, "SELECT interval '1 year 2 months 3 days 04:05:06.5', interval '-90 seconds'")
+    assert [f.type_oid for f in fields] == [1186, 1186]
+    assert rows == [("1 year 2 mons 3 days 04:05:06.5", "-00:01:30")]
+
+
+def test_any_parameter_is_an_array(session):
+    prep = session.prepare("SELECT count(*) FROM ohlcv_1min WHERE symbol = ANY($1) AND volume > ALL($2)", [0, 0])
+    assert prep.param_oids == [1009, 1016]
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT DISTINCT ON (symbol) symbol, close FROM ohlcv_1min ORDER BY epoch",
+    "SELECT DISTINCT symbol FROM ohlcv_1min ORDER BY close",
+])
+def test_distinct_order_rules(session, sql):
+    with pytest.raises(errors.InvalidColumnReference):
+        list(session.execute(sql))
+
+
+def test_cast_parameter_types(session):
+    prep = session.prepare("SELECT $1::int + 1, $2::timestamptz, $3::interval, $4", [0, 0, 0, 0])
+    assert prep.param_oids == [23, 1184, 1186, 25]
+    assert [f.type_oid for f in prep.fields] == [23, 1184, 1186, 25]

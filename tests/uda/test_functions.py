@@ -102,7 +102,7 @@ def test_candlecandler_matches_pandas(seed, window, dtype):
     r = df.resample(rule, label="left", closed="left").agg(
         {"Open": "first", "High": "max", "Low": "min", "Close": "last", "Volume": ["sum", "mean", "count"]})
     r = r[r[("Volume", "count")] > 0]
-    np.testing.assert_array_equal(out["Epoch"], r.index.astype("int64") // 10**9)
+    np.testing.assert_array_equal(out["Epoch"], r.index.as_unit("s").asi8)
     for c in ("Open", "High", "Low", "Close"):
         np.testing.assert_array_equal(out[c], r[(c, {"Open": "first", "High": "max", "Low": "min",
                                                      "Close": "last"}[c])].to_numpy(np.float32))
@@ -256,7 +256,7 @@ def test_functions_on_rows_read_from_the_engine(tmp_path):
     df = pd.DataFrame({"p": rows["Price"].astype(np.float32), "s": rows["Size"]},
                       index=pd.to_datetime(rows["Epoch"], unit="s", utc=True))
     r = df.resample("5min").agg({"p": ["first", "max", "min", "last"], "s": "sum"})
-    np.testing.assert_array_equal(out["Epoch"], r.index.astype("int64") // 10**9)
+    np.testing.assert_array_equal(out["Epoch"], r.index.as_unit("s").asi8)
     np.testing.assert_array_equal(out["Open"], r[("p", "first")].to_numpy(np.float32))
     np.testing.assert_array_equal(out["Close"], r[("p", "last")].to_numpy(np.float32))
     np.testing.assert_array_equal(out["Size_SUM"], r[("s", "sum")].to_numpy(np.float64))

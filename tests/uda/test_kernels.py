@@ -57,7 +57,7 @@ def _check(got: dict[str, np.ndarray], exp: pd.DataFrame, dtype: str) -> None:
 
 
 def _fixed_key(width: int):
-    return lambda s: (s.astype("int64") // 10**9) // width * width
+    return lambda s: s.dt.as_unit("s").astype("int64") // width * width
 
 
 def _local_key(tz: str, unit: str):
@@ -69,8 +69,8 @@ def _local_key(tz: str, unit: str):
             start = naive.dt.normalize() - pd.to_timedelta(naive.dt.weekday, unit="D")
         else:
             start = naive.dt.to_period("M").dt.start_time
-        return start.dt.tz_localize(tz).astype("int64") // 10**9 if tz != "UTC" else \
-            start.astype("int64") // 10**9
+        return start.dt.tz_localize(tz).dt.as_unit("s").astype("int64") if tz != "UTC" else \
+            start.dt.as_unit("s").astype("int64")
     return key
 
 

@@ -40,7 +40,7 @@ def test_months_quarters_years_match_pandas(tz, width, freq):
     got = resample_ohlcv({"Epoch": e, "v": v}, width, [("f", "first", "v"), ("s", "sum", "v")], timezone=tz)
     local = pd.Series(pd.to_datetime(e, unit="s", utc=True)).dt.tz_convert(tz).dt.tz_localize(None)
     start = local.dt.to_period(freq).dt.start_time
-    key = start.dt.tz_localize(tz).astype("int64") // 10**9 if tz != "UTC" else start.astype("int64") // 10**9
+    key = start.dt.tz_localize(tz).dt.as_unit("s").astype("int64") if tz != "UTC" else start.dt.as_unit("s").astype("int64")
     exp = pd.DataFrame({"k": key, "v": v}).groupby("k")["v"].agg(["first", "sum"])
     np.testing.assert_array_equal(got["Epoch"], exp.index.to_numpy())
     np.testing.assert_array_equal(got["f"], exp["first"].to_numpy())

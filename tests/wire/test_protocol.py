@@ -226,3 +226,15 @@ def test_limits_max_connections_and_message_size(fresh_server):
     b.send(query("SELECT 1"))
     assert types(b.until()) == b"TDCZ"
     b.close()
+
+
+def test_pg_metrics_are_counted(port, pgmkts_server):
+    import re
+    import urllib.request
+
+    with psycopg.connect(pgmkts_server.dsn) as c:
+        c.execute("SELECT 1").fetchone()
+    text = urllib.request.urlopen(f"http://127.0.0.1:{pgmkts_server.rpc_port}/metrics", timeout=10).read().decode()
+    m = re.search(r'pgmkts_queries_total\{proto="pg"\} (\d+(\.\d+)?)', text)
+    assert m and float(m.group(1)) >= 1
+    assert re.search(r'pgmkts_connections_total\{proto="pg"\} [1-9]', text)

@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from pgmkts.planner.catalog import functions, model, sqlrun
 from pgmkts.planner.catalog.functions import FUNCTIONS, Env
+from pgmkts.planner.catalog.sqlnodes import elem_of, is_array
 
 __all__ = ["get_relation", "snapshot", "run_query", "describe_query", "FUNCTIONS", "Env", "env_for"]
 
@@ -97,10 +98,13 @@ def _planner_wrapper(name: str, impl, ret_oid: int):
             if isinstance(a, (pa.Array, pa.ChunkedArray)):
                 return a[i].as_py()
             return a.as_py() if isinstance(a, pa.Scalar) else a
+        def out(v):
+            if v is not None and is_array(ret_oid):
+                return [sqlrun._scalar(env, x, elem_of(ret_oid)) for x in v]
+            return sqlrun._scalar(env, v, ret_oid)
         if n is None:
-            return pa.scalar(sqlrun._scalar(env, impl(env, *[py(a, 0) for a in args]), ret_oid), t)
-        return pa.array([sqlrun._scalar(env, impl(env, *[py(a, i) for a in args]), ret_oid)
-                         for i in range(n)], t)
+            return pa.scalar(out(impl(env, *[py(a, 0) for a in args])), t)
+        return pa.array([out(impl(env, *[py(a, i) for a in args])) for i in range(n)], t)
     return call
 
 
@@ -116,6 +120,15 @@ def register_planner_functions() -> list[str]:
         if pf.lookup(name) is None:
             pf.register(name, _planner_wrapper(name, impl, ret), ret)
             added.append(name)
+    # sqlglot parses these PostgreSQL functions into typed nodes: tell the planner's call mapper
+    node_args = getattr(pf, "_NODE_ARGS", None)
+    if isinstance(node_args, dict):
+        for node, spec in ((exp.CurrentSchemas, ("current_schemas", ("this",))),
+                           (exp.ArrayToString, ("array_to_string", ("this", "expression", "null"))),
+                           (exp.StringToArray, ("string_to_array", ("this", "expression", "null"))),
+                           (exp.ArraySize, ("array_length", ("this", "expression")))):
+            if pf.lookup(spec[0]) is not None and node not in node_args:
+                node_args[node] = spec
     return added
 
 
@@ -125,8 +138,6 @@ def array_element(oid: int) -> int | None:
     For the wire's array codecs: covers every built-in array (aclitem[] 1034, char[] 1002, regtype[]
     2211, ...) plus int2vector (22 → int2) and oidvector (30 → oid), whose text form is
     space-separated ('1 2') rather than '{1,2}'."""
-    from pgmkts.planner.catalog.translate import elem_of, is_array
-
     return elem_of(oid) if is_array(oid) else None
 
 

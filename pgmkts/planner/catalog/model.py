@@ -93,6 +93,12 @@ class Snapshot:
     backend_pid: int | None = None
 
     @cached_property
+    def fingerprint(self) -> tuple:
+        """Everything the per-relation rows depend on: equal fingerprints give equal rows."""
+        return (self.database, self.user, tuple((k, tuple(v)) for k, v in sorted(self.groups.items())),
+                tuple((b.tbk, tuple(b.columns), b.variable_length) for b in self.buckets))
+
+    @cached_property
     def user_relations(self) -> list[Relation]:
         rels: dict[str, Relation] = {}
         taken: set[int] = set()

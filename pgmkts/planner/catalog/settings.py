@@ -100,12 +100,13 @@ def settings_rows(session_settings: dict[str, str] | None, *, user: str = "pgmkt
     for name in sorted(eff, key=str.lower):
         default, vartype, unit, category, desc, context = DEFAULTS.get(
             name, ("", "string", None, "Customized Options", "", "user"))
-        changed = session_settings is not None and any(canonical(k) == name for k in session_settings)
+        boot = _planner_defaults().get(name, default)
+        changed = eff[name] != boot
         rows.append({
             "name": name, "setting": eff[name], "unit": unit, "category": category, "short_desc": desc,
             "extra_desc": None, "context": context, "vartype": vartype,
             "source": "session" if changed else "default", "min_val": None, "max_val": None,
-            "enumvals": None, "boot_val": default, "reset_val": default, "sourcefile": None,
+            "enumvals": None, "boot_val": boot, "reset_val": boot, "sourcefile": None,
             "sourceline": None, "pending_restart": False,
         })
     return rows

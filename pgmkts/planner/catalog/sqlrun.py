@@ -10,6 +10,9 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -19,7 +22,8 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from pgmkts import errors
 from pgmkts.planner.catalog import functions as F
 from pgmkts.planner.catalog import model
-from pgmkts.planner.catalog.translate import BOOL, INTLIKE, REG_TYPES, UNKNOWN, Translator, elem_of, is_array
+from pgmkts.planner.catalog.sqlnodes import BOOL, INTLIKE, REG_TYPES, UNKNOWN, elem_of, is_array
+from pgmkts.planner.catalog.translate import Translator
 
 _FLOATS = {700, 701, 1700}
 
@@ -205,19 +209,66 @@ def _static_tuples(env: F.Env, schema: str, name: str) -> list[tuple]:
     return _STATIC_CACHE[key]
 
 
+_USER_CACHE: OrderedDict[tuple, list[tuple]] = OrderedDict()
+
+
+def _user_tuples(env: F.Env, schema: str, name: str, cols: list[tuple[str, int]]) -> list[tuple]:
+    """Rows of the user relations for a split table, reused while the bucket list is unchanged."""
+    key = (env.snap.fingerprint, schema, name)
+    with _TEMPLATE_LOCK:
+        hit = _USER_CACHE.get(key)
+        if hit is not None:
+            _USER_CACHE.move_to_end(key)
+            return hit
+    data = tuples(cols, env.snap.split_rows(schema, name, False))
+    with _TEMPLATE_LOCK:
+        _USER_CACHE[key] = data
+        if len(_USER_CACHE) > 32:
+            _USER_CACHE.popitem(last=False)
+    return data
+
+
+_TEMPLATES: dict[tuple[str, str], sqlite3.Connection] = {}
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _copy_template(env: F.Env, db: sqlite3.Connection) -> None:
+    """Copy a prebuilt database holding the fixed part of every catalog table into `db` (SQLite's
+    backup API copies pages: far cheaper than re-inserting ~4000 rows per query)."""
+    key = (env.snap.database, env.snap.user)
+    with _TEMPLATE_LOCK:
+        tmpl = _TEMPLATES.get(key)
+        if tmpl is None:
+            if len(_TEMPLATES) > 16:
+                _TEMPLATES.clear()
+            tmpl = sqlite3.connect(":memory:", check_same_thread=False)
+            for schema, name in sorted(_STATIC | set(model.Snapshot.SPLIT)):
+                cols = model.columns_of(schema, name) or []
+                ddl = ", ".join(f'"{c}" {sqlite_affinity(t)}' for c, t in cols)
+                tmpl.execute(f'CREATE TABLE "{schema}.{name}" ({ddl})')
+                data = _static_tuples(env, schema, name)
+                if data:
+                    tmpl.executemany(f'INSERT INTO "{schema}.{name}" VALUES ({", ".join("?" * len(cols))})',
+                                     data)
+            tmpl.commit()
+            _TEMPLATES[key] = tmpl
+        tmpl.backup(db)
+
+
 def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connection, _Errors]:
     db = sqlite3.connect(":memory:")
+    _copy_template(env, db)       # the fixed rows (built-in types, system relations), page-copied
     db.execute("PRAGMA case_sensitive_like = ON")   # PostgreSQL's LIKE is case-sensitive
     errs = _Errors()
     for schema, name in tables:
         cols = model.columns_of(schema, name) or []
-        ddl = ", ".join(f'"{c}" {sqlite_affinity(t)}' for c, t in cols)
-        db.execute(f'CREATE TABLE "{schema}.{name}" ({ddl})')
         if (schema, name) in _STATIC:
-            data = _static_tuples(env, schema, name)
-        elif (schema, name) in model.Snapshot.SPLIT:     # system relations' part is fixed: cached
-            data = _static_tuples(env, schema, name) + tuples(cols, env.snap.split_rows(schema, name, False))
+            continue
+        if (schema, name) in model.Snapshot.SPLIT:      # add the user relations' rows to the fixed ones
+            data = _user_tuples(env, schema, name, cols)
         else:
+            ddl = ", ".join(f'"{c}" {sqlite_affinity(t)}' for c, t in cols)
+            db.execute(f'CREATE TABLE "{schema}.{name}" ({ddl})')
             data = tuples(cols, env.snap.rows(schema, name) or [])
         if data:
             db.executemany(f'INSERT INTO "{schema}.{name}" VALUES ({", ".join("?" * len(cols))})', data)
@@ -226,7 +277,8 @@ def connect(env: F.Env, tables: set[tuple[str, str]]) -> tuple[sqlite3.Connectio
             if _name in ("array_to_string", "array_upper", "array_lower", "array_length", "cardinality"):
                 args = (_from_json(args[0]),) + args[1:]
             return _to_sqlite(_impl(env, *args))
-        db.create_function(f"_pg_{fname}", -1, errs.wrap(call))
+        # stable within one query (one snapshot): lets SQLite hoist constant calls out of row loops
+        db.create_function(f"_pg_{fname}", -1, errs.wrap(call), deterministic=fname != "set_config")
     reg_in = {"regclass": F.regclass_in, "regtype": F.regtype_in,
               "regnamespace": lambda e, v: {n: o for o, n, _ in model.NAMESPACES}.get(v),
               "regproc": lambda e, v: v, "regrole": lambda e, v: model.OWNER_OID}
@@ -327,34 +379,63 @@ def field_for(name: str, oid: int) -> pa.Field:
     return pa.field(name, arrow_type(oid), metadata={b"pg_oid": str(oid).encode()})
 
 
+@dataclass(frozen=True)
+class Translated:
+    tree: exp.Expression            # kept so the cache key (its id) cannot be reused while cached
+    sql: str
+    cols: list[tuple[str, int]]
+    tables: frozenset[tuple[str, str]]
+    param_types: list[int]
+
+
+_TR_CACHE: OrderedDict[tuple[int, tuple[int, ...]], Translated] = OrderedDict()
+_TR_LOCK = threading.Lock()
+
+
+def translate(tree: exp.Expression, param_types: list[int] | None = None) -> Translated:
+    """The SQLite text and output types of a catalog query; cached per parsed tree, because clients
+    repeat the same introspection statements (compat.catalog_tree hands out one tree per text)."""
+    key = (id(tree), tuple(param_types or ()))
+    with _TR_LOCK:
+        hit = _TR_CACHE.get(key)
+        if hit is not None and hit.tree is tree:
+            _TR_CACHE.move_to_end(key)
+            return hit
+    tr = Translator(param_types)
+    new, cols = tr.query(fold(tree), [], {})
+    out = Translated(tree, new.sql(dialect="sqlite"), cols, frozenset(tr.tables), list(tr.param_types))
+    with _TR_LOCK:
+        _TR_CACHE[key] = out
+        if len(_TR_CACHE) > 256:
+            _TR_CACHE.popitem(last=False)
+    return out
+
+
 def run(tree: exp.Expression, env: F.Env, params: list | None = None,
         param_types: list[int] | None = None) -> pa.Table:
     """Translate and execute; the Table's fields carry `pg_oid` metadata with the PostgreSQL type."""
-    tr = Translator(param_types)
-    new, cols = tr.query(fold(tree), [], {})
-    sql = new.sql(dialect="sqlite")
-    db, errs = connect(env, tr.tables)
+    t = translate(tree, param_types)
+    db, errs = connect(env, set(t.tables))
     try:
-        args = [_param(v, tr.param_types[i] if i < len(tr.param_types) else 0)
+        args = [_param(v, t.param_types[i] if i < len(t.param_types) else 0)
                 for i, v in enumerate(params or [])]
         try:
-            rows = db.execute(sql, args).fetchall()
+            rows = db.execute(t.sql, args).fetchall()
         except sqlite3.Error as e:
             if errs.first is not None:
                 raise errs.first from None
             raise errors.FeatureNotSupported(f"catalog query could not be run: {e}") from None
     finally:
         db.close()
-    arrays = [convert(env, [r[i] for r in rows], t) for i, (_, t) in enumerate(cols)]
-    schema = pa.schema([field_for(n, t) for n, t in cols])
+    arrays = [convert(env, [r[i] for r in rows], oid) for i, (_, oid) in enumerate(t.cols)]
+    schema = pa.schema([field_for(n, oid) for n, oid in t.cols])
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def describe(tree: exp.Expression, param_types: list[int] | None = None) -> tuple[list[pa.Field], list[int]]:
     """Output fields and parameter types without executing (for Parse/Describe)."""
-    tr = Translator(param_types)
-    _, cols = tr.query(fold(tree), [], {})
-    return [field_for(n, t) for n, t in cols], [t if t not in (0, UNKNOWN) else 25 for t in tr.param_types]
+    t = translate(tree, param_types)
+    return [field_for(n, oid) for n, oid in t.cols], [p if p not in (0, UNKNOWN) else 25 for p in t.param_types]
 
 
 def fold(tree: exp.Expression) -> exp.Expression:

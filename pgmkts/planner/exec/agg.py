@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +36,7 @@ def aggregate(name: str, args: list, gid: np.ndarray, ngroups: int, *, distinct:
     """One aggregate over rows already filtered (FILTER) → array of length ngroups."""
     if star:
         return pa.array(np.bincount(gid, minlength=ngroups).astype(np.int64))
-    v = args[0] if args else None
+    v: Any = args[0] if args else None
     if distinct:
         if name not in ("count", "sum", "avg", "min", "max", "string_agg", "array_agg"):
             raise errors.FeatureNotSupported(f"{name}(DISTINCT ...)")
@@ -98,7 +100,7 @@ def aggregate(name: str, args: list, gid: np.ndarray, ngroups: int, *, distinct:
     raise errors.UndefinedFunction(f"aggregate function {name} does not exist")
 
 
-def first_last(name: str, v: pa.Array, t: pa.Array, gid: np.ndarray, ngroups: int) -> pa.Array:
+def first_last(name: str, v: Any, t: Any, gid: np.ndarray, ngroups: int) -> pa.Array:
     """first(v, t)/last(v, t): the value at the smallest/largest t of each group (TimescaleDB)."""
     if len(gid) == 0:
         return pa.nulls(ngroups, v.type)
@@ -126,7 +128,7 @@ def percentile(name: str, v: pa.Array, frac, gid: np.ndarray, ngroups: int) -> p
     if not 0 <= p <= 1:
         raise errors.DataError(f"percentile value {p} is not between 0 and 1")
     nn = ~v.is_null().to_numpy(zero_copy_only=False)
-    x = pc.cast(v, pa.float64()).to_numpy(zero_copy_only=False)[nn] if name != "percentile_disc" else None
+    x: Any = pc.cast(v, pa.float64()).to_numpy(zero_copy_only=False)[nn] if name != "percentile_disc" else None
     g = gid[nn]
     if name == "percentile_disc":
         xs = v.filter(pa.array(nn))

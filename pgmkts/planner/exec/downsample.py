@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from pgmkts.planner.exec.values import US
-from pgmkts.planner.functions import _TB_ORIGIN, bucket_width_us
 from pgmkts.planner.rules.downsample import Downsample
+from pgmkts.planner.timefns import _TB_ORIGIN, bucket_width_us
 
 _TRUNC_US = {"second": US, "minute": 60 * US, "hour": 3600 * US, "day": 86400 * US}
 

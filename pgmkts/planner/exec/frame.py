@@ -57,7 +57,7 @@ class Frame:
 
     __slots__ = ("cols", "names", "n", "subst", "meta", "grouping_src", "segments")
 
-    def __init__(self, cols: list, names: list[tuple[str | None, str]], n: int | None = None,
+    def __init__(self, cols: list, names: list, n: int | None = None,
                  meta: list[dict | None] | None = None) -> None:
         self.cols = cols
         self.names = names

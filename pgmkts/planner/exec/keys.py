@@ -102,7 +102,7 @@ def _fill(arr: pa.Array):
     return None
 
 
-def order_indices(keys: list[tuple[pa.Array, bool, bool | None]], n: int) -> np.ndarray:
+def order_indices(keys: list, n: int) -> np.ndarray:
     """Stable permutation sorting rows by several (array, desc, nulls_first) keys."""
     if not keys:
         return np.arange(n)

@@ -116,6 +116,9 @@ def _find_ci(data, name):
 
 
 def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
+    """The scan's rows as one Frame (group tables: buckets concatenated symbol by symbol).
+
+    Measured: one concatenated pass beats aggregating bucket by bucket (per-call overheads)."""
     rel = scan.rel
     alias = scan.alias
     if rel.kind == "catalog":
@@ -147,7 +150,7 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
     from pgmkts.planner.bind import group_buckets
     infos = group_buckets(ctx.engine, rel.name)
     if scan.symbols is not None:
-        wanted = set()
+        wanted: set[str] = set()
         for e in scan.symbols:
             v = ev.eval(e.this if isinstance(e, exp.Any) else e, empty)
             if isinstance(v, pa.Scalar) and v.is_valid:
@@ -177,7 +180,9 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
     # the symbol column is built once from a dictionary (no per-bucket string repeats)
     counts = np.array([len(p["Epoch"]) for p in parts], np.int64)
     idx = pa.array(np.repeat(np.arange(len(parts), dtype=np.int32), counts), pa.int32())
-    sym = pa.DictionaryArray.from_arrays(idx, pa.array(syms, pa.string())).cast(pa.string())
+    sym = pa.DictionaryArray.from_arrays(idx, pa.array(syms, pa.string()))
+    if not scan.dict_symbol:
+        sym = sym.cast(pa.string())
     out = Frame([sym] + body.cols, [(alias, "symbol")] + body.names, body.n)
     out.segments = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
     return out

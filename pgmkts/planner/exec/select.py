@@ -334,9 +334,9 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
         gid, ng, firsts = fast
         # keys are evaluated on one row per group only
         head = f.take(firsts)
-        key_vals = [broadcast(ev.eval(k, head), head.n) for k in gkeys]
+        key_vals = [_undict(broadcast(ev.eval(k, head), head.n)) for k in gkeys]
     else:
-        key_vals = [broadcast(ev.eval(k, f), f.n) for k in gkeys]
+        key_vals = [_undict(broadcast(ev.eval(k, f), f.n)) for k in gkeys]
     if fast is not None:
         pass  # gid/ng/firsts from the sorted runs
     elif gkeys:
@@ -379,6 +379,10 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
         g2.n = len(keep)
         g = g2
     return g
+
+
+def _undict(a):
+    return a.cast(a.type.value_type) if pa.types.is_dictionary(a.type) else a
 
 
 def _qual_of(f: Frame, k: exp.Column):

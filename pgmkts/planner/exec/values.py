@@ -372,8 +372,18 @@ def to_int64_us(v):
     return pc.cast(v, pa.int64()) if not isinstance(v, pa.Scalar) else v.cast(pa.int64())
 
 
-def add_interval(ts, iv: Interval, sign: int = 1):
-    """timestamptz ± interval; months use calendar arithmetic (clamped to month end)."""
+def add_interval(ts, iv: Interval, sign: int = 1, tz: str = "UTC"):
+    """timestamptz ± interval; months use calendar arithmetic (clamped to month end); days and
+    months step in local wall-clock time of the session TimeZone (across DST, as PostgreSQL)."""
+    if (iv.days or iv.months) and tz.upper() not in ("UTC", "GMT") and pa.types.is_timestamp(ts.type):
+        arr = broadcast(ts, 1) if isinstance(ts, pa.Scalar) else ts
+        local = pc.local_timestamp(pc.cast(arr, pa.timestamp("us", tz=tz)))
+        moved = add_interval(local, Interval(iv.months, iv.days, 0), sign, "UTC")
+        back = pc.assume_timezone(pc.cast(moved, pa.timestamp("us")), tz, ambiguous="earliest",
+                                  nonexistent="latest").cast(TS)
+        if iv.us:
+            back = pc.add(back, pa.scalar(sign * iv.us, pa.duration("us")))
+        return back[0] if isinstance(ts, pa.Scalar) else back
     if iv.months == 0:
         d = pa.scalar(sign * (iv.days * 86400 * US + iv.us), pa.duration("us"))
         return pc.add(ts, d)

@@ -33,7 +33,12 @@ def _first_bad(col: pa.Array, ok: pa.Array) -> str:
 
 
 def _timestamps(col: pa.Array, tz_aware: bool, session_tz: str) -> pa.Array:
-    # PostgreSQL prints offsets as '+00' / '+05:30'; Arrow wants '+00:00' or 'Z'
+    # Arrow's cast reads PostgreSQL's own output ('+00', '+05:30', fractions) directly: try it
+    # first (one C++ pass); only input it refuses goes through the regex fix-ups below.
+    try:
+        return pc.cast(col, pa.timestamp("us", tz="UTC") if tz_aware else pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        pass
     s = pc.utf8_trim_whitespace(col)
     s = pc.replace_substring_regex(s, r"([+-]\d\d)$", r"\1:00")
     if not tz_aware:
@@ -67,14 +72,18 @@ def parse_column(col: pa.Array, oid: int, name: str, session_tz: str = "UTC") ->
                     f'invalid input syntax for type boolean: "{_first_bad(col, ok)}" (column {name})')
             return pc.if_else(pc.is_null(col), pa.scalar(None, pa.bool_()), is_t)
         if oid in (700, 701, 1700):
-            # PostgreSQL writes Infinity/-Infinity/NaN; Arrow reads inf/-inf/nan
-            col = pc.replace_substring_regex(pc.utf8_trim_whitespace(col), r"(?i)^([+-]?)infinity$", r"\1inf")
-            return pc.cast(col, target)
+            try:   # Arrow reads Infinity/-Infinity/NaN as PostgreSQL writes them
+                return pc.cast(col, target)
+            except pa.ArrowInvalid:
+                return pc.cast(pc.utf8_trim_whitespace(col), target)
         if oid in (1184, 1114):
             return _timestamps(col, oid == 1184, session_tz)
         if oid == 17:
             body = pc.utf8_slice_codeunits(col, 2)
             return pa.array([None if v is None else bytes.fromhex(v) for v in body.to_pylist()], pa.binary())
-        return pc.cast(pc.utf8_trim_whitespace(col), target)
+        try:
+            return pc.cast(col, target)
+        except pa.ArrowInvalid:
+            return pc.cast(pc.utf8_trim_whitespace(col), target)
     except (pa.ArrowInvalid, ValueError) as e:
         raise InvalidTextRepresentation(f"invalid input for column {name}: {str(e).splitlines()[0]}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from itertools import chain
 
 import numpy as np
 import pyarrow as pa
@@ -19,12 +20,21 @@ from pgmkts.wire.types.text import encode_text
 SMALL_ROWS = 512
 _EPOCH = dt.datetime(1970, 1, 1)
 _I32 = struct.Struct("!i")
+_F32 = struct.Struct("f")
 _NULL = b"\xff\xff\xff\xff"
 
 
-def _float4_fix(r: str, x: float) -> str:
-    if "e" not in r and "n" not in r and 1e-4 <= abs(x) < 1e6:
-        return r[:-2] if r.endswith(".0") else r
+def float4_text(x: float) -> str:
+    """Shortest float4 round-trip text: the correctly rounded %.6g ... %.9g that packs back to
+    the same float4 is what Ryu's shortest output prints (for 1e-4 <= |x| < 1e6, where
+    PostgreSQL and %g agree on plain notation)."""
+    if 1e-4 <= abs(x) < 1e6:
+        packed = _F32.pack(x)
+        for spec in (".6g", ".7g", ".8g"):
+            s = format(x, spec)
+            if _F32.pack(float(s)) == packed:
+                return s
+        return format(x, ".9g")
     return pg_float_text(x, True)
 
 
@@ -58,11 +68,7 @@ def _column(arr: pa.Array, oid: int, tz: str | None) -> list[bytes | None]:
     if oid == 701 and pa.types.is_floating(arr.type):
         return [None if v is None else float8_text(v).encode() for v in arr.to_pylist()]
     if oid == 700 and pa.types.is_floating(arr.type):
-        # numpy's float32 → str is the shortest float4 repr, in C; only PostgreSQL's
-        # different exponent thresholds need the slow path
-        vals = arr.to_pylist()
-        reprs = np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.float32).astype(str).tolist()
-        return [None if v is None else _float4_fix(r, v).encode() for r, v in zip(reprs, vals, strict=True)]
+        return [None if v is None else float4_text(v).encode() for v in arr.cast(pa.float32()).to_pylist()]
     if oid == 16 and pa.types.is_boolean(arr.type):
         return [None if v is None else (b"t" if v else b"f") for v in arr.to_pylist()]
     if oid in (25, 1043, 19) and pa.types.is_string(arr.type):
@@ -75,18 +81,20 @@ def _column(arr: pa.Array, oid: int, tz: str | None) -> list[bytes | None]:
 
 
 def small_text_datarows(batch: pa.RecordBatch, oids: list[int], tz: str | None) -> bytes:
-    cols = [_column(batch.column(i), oids[i], tz) for i in range(batch.num_columns)]
-    head = struct.pack("!h", len(cols))
-    out = []
+    n = batch.num_rows
     pack = _I32.pack
-    for row in zip(*cols, strict=True):
-        parts = [head]
-        for v in row:
-            if v is None:
-                parts.append(_NULL)
-            else:
-                parts.append(pack(len(v)))
-                parts.append(v)
-        body = b"".join(parts)
-        out.append(b"D" + pack(len(body) + 4) + body)
-    return b"".join(out)
+    cols = []
+    body = np.full(n, 2, dtype=np.int64)
+    for i in range(batch.num_columns):
+        vals = _column(batch.column(i), oids[i], tz)
+        # each field as its wire bytes: int32 length + value, or -1 for NULL
+        items = [_NULL if v is None else pack(len(v)) + v for v in vals]
+        body += np.fromiter(map(len, items), dtype=np.int64, count=n)
+        cols.append(items)
+    hdr = np.empty(n, dtype=np.dtype([("t", "S1"), ("len", ">i4"), ("nc", ">i2")]))
+    hdr["t"] = b"D"
+    hdr["len"] = body + 4
+    hdr["nc"] = len(cols)
+    raw = hdr.tobytes()
+    heads = [raw[k:k + 7] for k in range(0, 7 * n, 7)]
+    return b"".join(chain.from_iterable(zip(heads, *cols, strict=True)))

@@ -57,6 +57,7 @@ def numeric_text(arr: pa.Array) -> pa.Array:
     with np.errstate(invalid="ignore"):
         a = np.abs(vals)
         odd = ~np.isfinite(a) | (a >= 1e21) | ((a < 1e-6) & (a != 0))
+    odd |= pc.fill_null(pc.match_substring(out, "e"), False).to_numpy(zero_copy_only=False)
     if arr.null_count:
         odd &= np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not odd.any():
