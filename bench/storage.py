@@ -134,7 +134,7 @@ def main() -> None:
                 batch = []
         if batch:
             eng.write_many(batch)
-        mk = time.perf_counter() - t
+
         eng.close()
         t, c = time.perf_counter(), time.process_time()
         eng = Engine(root2, wal_rotate_interval=0)
