@@ -743,6 +743,11 @@ def _fmt_cols(cols: tuple[tuple[str, str], ...]) -> str:
 
 
 def _coerce_epoch(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "O":  # e.g. Python ints from a driver: accept whole numbers only
+        try:
+            a = np.array(a.tolist())
+        except (TypeError, ValueError) as exc:
+            raise errors.InvalidParameterValue("Epoch must be integer seconds") from exc
     k = a.dtype.kind
     if k == "M":
         return a.astype("datetime64[s]").astype(np.int64)
@@ -765,9 +770,9 @@ def _coerce(name: str, a: np.ndarray, dt: np.dtype) -> np.ndarray:
             if a.dtype.kind == "O":
                 return np.array([("" if v is None else str(v)) for v in a.tolist()], dtype=dt)
             raise TypeError
-        if a.dtype.kind in "USOMm":
+        if a.dtype.kind in "USMm":  # text and times are not numbers (widths are coerced, kinds not)
             raise TypeError
-        return a.astype(dt)
+        return a.astype(dt)  # object arrays of Python numbers/bools convert; None raises
     except (TypeError, ValueError) as exc:
         raise errors.DatatypeMismatch(
             f"column {name!r}: cannot store {a.dtype} values in a {dt.str.lstrip('<|')} column") from exc

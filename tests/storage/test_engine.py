@@ -425,3 +425,21 @@ def test_group_commit_shares_fsyncs(engine):
     fsyncs = st["wal_fsyncs"] - before["wal_fsyncs"]
     assert writes == 200 and len(engine.read("G/1Sec/OHLCV")["Epoch"]) == 200
     assert 0 < fsyncs <= writes
+
+
+def test_object_and_list_inputs(engine):
+    engine.write("O/1Min/X", {"Epoch": [T0, T0 + 60], "v": [1.5, 2.5], "b": [True, False], "s": ["a", None]})
+    info = engine.info("O/1Min/X")
+    assert info.columns == (("Epoch", "i8"), ("v", "f8"), ("b", "bool"), ("s", "U16"))
+    engine.write("O/1Min/X", {"Epoch": np.array([T0 + 120], object), "v": np.array([3], object),
+                              "b": np.array([1], object), "s": np.array(["zz"], object)})
+    got = engine.read("O/1Min/X")
+    assert got["v"].tolist() == [1.5, 2.5, 3.0] and got["b"].tolist() == [True, False, True]
+    assert got["s"].tolist() == ["a", "None", "zz"] or got["s"].tolist() == ["a", "", "zz"]
+    engine.write("O/1Min/X", {"Epoch": [T0], "v": [None], "b": [True], "s": ["x"]})  # None -> NaN
+    assert np.isnan(engine.read("O/1Min/X")["v"][0])
+    engine.write("O/1Min/N", {"Epoch": [T0], "n": [1]})
+    with pytest.raises(errors.DatatypeMismatch):
+        engine.write("O/1Min/N", {"Epoch": [T0], "n": [None]})
+    with pytest.raises(errors.DatatypeMismatch):
+        engine.write("O/1Min/N", {"Epoch": [T0], "n": ["1"]})
