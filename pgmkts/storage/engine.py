@@ -52,6 +52,7 @@ log = logging.getLogger("pgmkts.storage")
 
 WAL_CHECKPOINT_BYTES = 1 << 30  # a WAL file this big triggers a checkpoint before the timer
 Subscriber = Callable[[str, dict[str, np.ndarray]], None]
+ChangeSubscriber = Callable[[int, str, str, object], None]
 
 
 class _Prepared:
@@ -97,6 +98,7 @@ class Engine:
         self._dirty_dirs = DirtySet()  # directories whose entries changed
         self._stale_buckets: DirtySet = DirtySet()  # variable buckets with deferred headers
         self._subs: list[Subscriber] = []
+        self._change_subs: list[ChangeSubscriber] = []
         self._counts = {"writes": 0, "rows_written": 0, "reads": 0, "rows_read": 0, "deletes": 0,
                         "destroys": 0, "checkpoints": 0, "replayed_frames": 0}
         self._hook_q: deque[tuple[int, list]] = deque()
@@ -255,6 +257,19 @@ class Engine:
                 self._subs = [s for s in self._subs if s is not fn]
         return unsubscribe
 
+    def subscribe_changes(self, fn: ChangeSubscriber) -> Callable[[], None]:
+        """Every committed change in LSN order, for replication: fn(lsn, kind, tbk, payload) with
+        kind 'create' (payload: BucketInfo), 'write' (the rows as written, per bucket of the
+        batch; one LSN may carry several), 'delete' ({'start_ns', 'end_ns', 'removed'}) or
+        'destroy' (None). Same delivery rules as `subscribe`; not called on replay."""
+        with self._cat_lock:
+            self._change_subs = [*self._change_subs, fn]
+
+        def unsubscribe() -> None:
+            with self._cat_lock:
+                self._change_subs = [s for s in self._change_subs if s is not fn]
+        return unsubscribe
+
     # ------------------------------------------------------------------ reads
     def read(self, tbk: str, start_ns: int | None = None, end_ns: int | None = None, *,
              columns: Sequence[str] | None = None, limit: int | None = None,
@@ -308,7 +323,7 @@ class Engine:
             self._wcat[info.tbk] = info
         def apply() -> None:
             self._apply_create(info, True)
-        self._commit(lsn, apply, [])
+        self._commit(lsn, apply, [("create", info.tbk, info)])
         return info
 
     def write(self, tbk: str, data: Mapping[str, np.ndarray], *, variable_length: bool | None = None) -> int:
@@ -331,7 +346,7 @@ class Engine:
         def early() -> Callable[[], None] | None:
             return self._apply_appends_early(preps, lsn)
 
-        events = [(p.info.tbk, p.arrays) for p in preps]
+        events = [("write", p.info.tbk, p.arrays) for p in preps]
         self._commit(lsn, apply, events, early)
         if self.wal.size > WAL_CHECKPOINT_BYTES:
             self._ckpt_wake.set()  # bulk loads: do not let one WAL file grow without bound
@@ -350,10 +365,11 @@ class Engine:
                 raise errors.BucketNotFound(f"bucket {key} does not exist")
             lsn = self.wal.append(walmod.KIND_DELETE, {"tbk": key, "start": start_ns, "end": end_ns})
         box = [0]
+        change = {"start_ns": start_ns, "end_ns": end_ns, "removed": 0}
 
         def apply() -> None:
-            box[0] = self._apply_delete(key, start_ns, end_ns, lsn)
-        self._commit(lsn, apply, [])
+            box[0] = change["removed"] = self._apply_delete(key, start_ns, end_ns, lsn)
+        self._commit(lsn, apply, [("delete", key, change)])
         self._counts["deletes"] += 1
         return box[0]
 
@@ -365,7 +381,7 @@ class Engine:
                 raise errors.BucketNotFound(f"bucket {key} does not exist")
             lsn = self.wal.append(walmod.KIND_DESTROY, {"tbk": key})
             del self._wcat[key]
-        self._commit(lsn, lambda: self._apply_destroy(key), [])
+        self._commit(lsn, lambda: self._apply_destroy(key), [("destroy", key, None)])
         self._counts["destroys"] += 1
 
     def _check_writable(self) -> None:
@@ -412,7 +428,7 @@ class Engine:
             raise errors.InternalError(f"write failed: {exc}") from exc
         finally:
             with self._apply_cv:
-                if ok and events and self._subs:
+                if ok and events and (self._change_subs or (self._subs and events[0][0] == "write")):
                     self._hook_q.append((lsn, events))  # queued in LSN order, inside the turn
                     queued = True
                 self._applied_lsn = lsn
@@ -443,10 +459,17 @@ class Engine:
                     item_lsn, events = self._hook_q.popleft()
                 self._tls.in_hook = True
                 try:
-                    for tbk, arrays in events:
+                    for kind, tbk, payload in events:
+                        for cfn in self._change_subs:
+                            try:
+                                cfn(item_lsn, kind, tbk, payload)
+                            except Exception:
+                                log.exception("change subscriber %r failed", cfn)
+                        if kind != "write":
+                            continue
                         for fn in self._subs:
                             try:
-                                fn(tbk, arrays)
+                                fn(tbk, payload)
                             except Exception:
                                 log.exception("commit subscriber %r failed", fn)
                 finally:

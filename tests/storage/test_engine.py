@@ -443,3 +443,18 @@ def test_object_and_list_inputs(engine):
         engine.write("O/1Min/N", {"Epoch": [T0], "n": [None]})
     with pytest.raises(errors.DatatypeMismatch):
         engine.write("O/1Min/N", {"Epoch": [T0], "n": ["1"]})
+
+
+def test_subscribe_changes_in_lsn_order(engine):
+    got = []
+    engine.subscribe_changes(lambda lsn, kind, tbk, payload: got.append((lsn, kind, tbk, payload)))
+    engine.create("R/1Min/OHLCV", [("v", "f8")])
+    engine.write("R/1Min/OHLCV", {"Epoch": np.array([T0, T0 + 60]), "v": np.array([1.0, 2.0])})
+    engine.delete("R/1Min/OHLCV", T0 * NS, T0 * NS)
+    engine.destroy("R/1Min/OHLCV")
+    assert [g[1] for g in got] == ["create", "write", "delete", "destroy"]
+    assert [g[0] for g in got] == sorted(g[0] for g in got)
+    assert got[0][3].columns == (("Epoch", "i8"), ("v", "f8"))
+    assert got[1][3]["v"].tolist() == [1.0, 2.0]
+    assert got[2][3] == {"start_ns": T0 * NS, "end_ns": T0 * NS, "removed": 1}
+    assert got[3][2] == "R/1Min/OHLCV" and got[3][3] is None
