@@ -66,8 +66,9 @@ def _align(n: int) -> int:
 
 
 def _u8(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    return a.reshape(-1).view(np.uint8)
+    if a.ndim == 1 and a.flags.c_contiguous:
+        return a.view(np.uint8)
+    return np.ascontiguousarray(a).reshape(-1).view(np.uint8)
 
 
 def pread_into(fd: int, arr: np.ndarray, off: int) -> None:
@@ -503,7 +504,16 @@ class FixedBucket(Bucket):
         """
         found: list[np.ndarray] = []
         got = 0
-        ext = _extents(fd, lay.pres_off + a, lay.pres_off + b)
+        if need is not None and b - a > _SMALL_RANGE:
+            # first-N/last-N: one chunk at that end usually suffices (the common "latest bars")
+            c = max(4096, 4 * need)
+            lo, hi = (b - c, b) if from_end else (a, a + c)
+            nz = self._scan(fd, lay, lo, hi, need, from_end)
+            if len(nz) >= need:
+                return int(nz[0]), int(nz[-1]) + 1, (None if int(nz[-1]) + 1 - int(nz[0]) == len(nz) else nz)
+        # small ranges: reading is cheaper than asking for extents (SEEK_DATA walks the mapping)
+        ext = [(lay.pres_off + a, lay.pres_off + b)] if b - a <= _SMALL_RANGE else \
+            _extents(fd, lay.pres_off + a, lay.pres_off + b)
         for lo, hi in (reversed(ext) if from_end else ext):
             lo -= lay.pres_off
             hi -= lay.pres_off
@@ -635,6 +645,7 @@ def _extents(fd: int, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+_SMALL_RANGE = 1 << 17  # slots: presence bytes read outright rather than via SEEK_DATA
 _ARANGE = np.arange(1 << 16, dtype=np.int64)
 _ONES = np.ones(1 << 16, np.uint8)
 
