@@ -72,9 +72,11 @@ def table_rows(results: dict) -> list[list[str]]:
                 val = fmt_value(m["value"], wl.unit)
                 a = advantage(m["value"], ref, wl.higher_better)
                 ratio = "" if a is None else f"{a:.2f}×"
-            n = len(m.get("samples") or [])
+            samples = m.get("samples") or []
+            n = len(samples)
+            best = fmt_value((max if wl.higher_better else min)(samples), wl.unit) if n > 1 else ""
             nrows = "" if m.get("rows") is None else f"{m['rows']:,}"
-            rows.append([wl.key, r, val, str(n) if n else "", ratio, nrows, m.get("note") or ""])
+            rows.append([wl.key, r, val, best, str(n) if n else "", ratio, nrows, m.get("note") or ""])
     return rows
 
 
@@ -134,7 +136,7 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
                       *("| " + " | ".join(esc(c) for c in r) + " |" for r in rows)])
 
 
-RESULT_HEADER = ["workload", "system/client", "median", "n", "pgmkts ×better", "rows out", "note"]
+RESULT_HEADER = ["workload", "system/client", "median", "best", "n", "pgmkts ×better", "rows out", "note"]
 GOAL_HEADER = ["goal", "pgmkts", "value", "baseline", "value", "ratio", "target", "verdict"]
 
 

@@ -225,6 +225,8 @@ def _trunc(args, ctx):
 
 def _power(args, ctx):
     a, b = (pc.cast(x, pa.float64()) for x in args)
+    if _any(pc.and_(pc.equal(a, 0.0), pc.less(b, 0.0))):
+        raise _invalid_arg("zero raised to a negative power is undefined")
     return pc.power(a, b)
 
 
@@ -384,6 +386,37 @@ def _pg_sleep(args, ctx):
     return pa.scalar(None, pa.null())
 
 
+def _pad(args, *, left: bool):
+    """lpad/rpad: PostgreSQL truncates to the length (negative → empty) and pads with the fill."""
+    n = max(int(_py(args[1])), 0)
+    fill = _py(args[2]) if len(args) > 2 else " "
+    s = pc.utf8_slice_codeunits(args[0], 0, n)
+    if not fill:
+        return s
+    return (pc.utf8_lpad if left else pc.utf8_rpad)(s, n, fill) if len(fill) == 1 else _pad_multi(s, n, fill, left)
+
+
+def _pad_multi(s, n: int, fill: str, left: bool):
+    def one(x):
+        if x is None:
+            return None
+        need = n - len(x)
+        pad = (fill * (need // len(fill) + 1))[:max(need, 0)]
+        return pad + x if left else x + pad
+    if isinstance(s, pa.Scalar):
+        return pa.scalar(one(s.as_py()), pa.string())
+    return pa.array([one(x) for x in s.to_pylist()], pa.string())
+
+
+def _chr(args):
+    code = int(_py(args[0]))
+    if code == 0:
+        raise errors.ProgramLimitExceeded("null character not permitted")
+    if not 0 < code < 0x110000:
+        raise errors.ProgramLimitExceeded("requested character too large for encoding")
+    return pa.scalar(chr(code))
+
+
 def _length(args, ctx):
     return pc.cast(pc.utf8_length(args[0]), pa.int32())
 
@@ -401,11 +434,10 @@ for _name, _fn in {
     "concat": lambda a, c: text_concat(a, strict=False, tz=c.tz),
     "left": _left, "right": _right, "strpos": _strpos, "md5": _md5,
     "reverse": lambda a, c: pc.utf8_reverse(a[0]),
-    "repeat": lambda a, c: pc.binary_repeat(a[0], a[1]),
+    "repeat": lambda a, c: pc.binary_repeat(a[0], pc.max_element_wise(a[1], 0)),
     "starts_with": lambda a, c: pc.starts_with(a[0], _py(a[1])),
     "initcap": lambda a, c: pc.utf8_title(pc.utf8_lower(a[0])),
-    "lpad": lambda a, c: pc.utf8_lpad(a[0], int(_py(a[1])), _py(a[2]) if len(a) > 2 else " "),
-    "rpad": lambda a, c: pc.utf8_rpad(a[0], int(_py(a[1])), _py(a[2]) if len(a) > 2 else " "),
+    "lpad": lambda a, c: _pad(a, left=True), "rpad": lambda a, c: _pad(a, left=False),
     "regexp_replace": lambda a, c: pc.replace_substring_regex(a[0], _py(a[1]), _py(a[2]), max_replacements=1),
     "abs": lambda a, c: pc.abs_checked(a[0]), "floor": lambda a, c: pc.floor(a[0]),
     "ceil": lambda a, c: pc.ceil(a[0]), "ceiling": lambda a, c: pc.ceil(a[0]), "sqrt": _sqrt,
@@ -416,7 +448,7 @@ for _name, _fn in {
     "radians": lambda a, c: pc.multiply(pc.cast(a[0], pa.float64()), math.pi / 180),
     "pi": lambda a, c: pa.scalar(math.pi), "random": lambda a, c: pa.scalar(float(np.random.random())),
     "ascii": lambda a, c: pa.scalar(ord(_py(a[0])[0]) if _py(a[0]) else 0, pa.int32()),
-    "chr": lambda a, c: pa.scalar(chr(int(_py(a[0])))),
+    "chr": lambda a, c: _chr(a),
     "coalesce": _coalesce, "nullif": _nullif,
     "greatest": _greatest_least(pc.max_element_wise), "least": _greatest_least(pc.min_element_wise),
     "to_timestamp": _to_timestamp, "to_char": _to_char, "date_trunc": _date_trunc,

@@ -83,6 +83,20 @@ def strip_comments(sql: str) -> str:
     return _COMMENTS.sub(" ", sql).strip()
 
 
+# Quoted text, comments and dollar quotes are skipped; a `$n` parameter glued to the next token is
+# matched so a space can follow it: sqlglot's tokenizer reads `$1,$2` (asyncpg sends such text)
+# as a dollar-quoted string, though PostgreSQL tags cannot start with a digit.
+_GLUED_PARAM = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$"""
+    r"""|(?P<param>\$\d+)(?=[^\s\d])""", re.S)
+
+
+def _space_params(sql: str) -> str:
+    if "$" not in sql:
+        return sql
+    return _GLUED_PARAM.sub(lambda m: m.group("param") + " " if m.group("param") else m.group(0), sql)
+
+
 def parse(sql: str) -> exp.Expression:
     """One statement → AST (cached). Raises SyntaxError_ (42601) with a 1-based position."""
     with _lock:
@@ -91,7 +105,7 @@ def parse(sql: str) -> exp.Expression:
             _cache.move_to_end(sql)
             return hit
     try:
-        trees = sqlglot.parse(sql, dialect="postgres")
+        trees = sqlglot.parse(_space_params(sql), dialect="postgres")
     except ParseError as exc:
         raise _syntax_error(sql, exc) from None
     except TokenError as exc:

@@ -442,8 +442,15 @@ class Session(SettingsMixin):
         total = 0
         for tbk in tbks:
             if self.txn_status == "T":
-                d = self.engine.read(tbk, start, end, columns=[])
-                total += len(d["Epoch"])
+                # count what this transaction sees (its own buffered writes included)
+                from pgmkts.planner.exec import overlay
+                ops = overlay.pending_for(self, tbk)
+                base = self.engine.read(tbk, None if ops else start, None if ops else end, columns=[]) \
+                    if self.engine.info(tbk) else None
+                if ops:
+                    base = overlay.merge(base, ops, tf_seconds=rel.tf_seconds, variable=rel.variable_length,
+                                         start_ns=start, end_ns=end, limit=None, from_end=False)
+                total += len(base["Epoch"]) if base else 0
                 self._pending.append(("delete", (tbk, start, end)))
             else:
                 total += self.engine.delete(tbk, start, end)

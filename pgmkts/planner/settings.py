@@ -75,6 +75,12 @@ def normalise(name: str, value: str) -> str:
         if value.lower() not in ("on", "true", "1", "yes"):
             raise errors.FeatureNotSupported("standard_conforming_strings must stay on")
         return "on"
+    if name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+        import re
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(ms|s|min|h|d)?\s*", value):
+            raise errors.InvalidParameterValue(f'invalid value for parameter "{name}": "{value}"',
+                                               hint='Valid units for this parameter are "ms", "s", "min", "h", and "d".')
+        return value.strip()
     if name in ("transaction_read_only", "default_transaction_read_only"):
         return "on" if value.lower() in ("on", "true", "1", "yes", "t") else "off"
     return value

@@ -38,7 +38,11 @@ from pgmkts.wire.types import encode_datarows
 log = logging.getLogger("pgmkts.wire")
 
 FLUSH_BYTES = 1 << 16          # buffered protocol output is written once it exceeds this
-CHEAP_SECONDS = float(os.environ.get("PGMKTS_WIRE_CHEAP_MS", "2")) / 1000  # below this: run inline
+# Statements whose measured CPU time is below this run inline on the event loop instead of in a
+# worker thread. Measured with pgbench "last 100 bars", 8 clients, on the shared 2-core box:
+# always-thread was as fast or faster (numpy/pyarrow and the socket overlap across threads),
+# so inline execution is off unless PGMKTS_WIRE_CHEAP_MS is set (e.g. 2) to re-measure.
+CHEAP_SECONDS = float(os.environ.get("PGMKTS_WIRE_CHEAP_MS", "0")) / 1000
 INLINE_ROWS = 2048             # batches up to this size are encoded inline after a cheap statement
 
 
@@ -543,26 +547,38 @@ class Connection(ExtendedMixin, ListenMixin):
         return True
 
     async def _stream_prefetch(self, batches, encode) -> int:
-        """Unlimited heavy result: a worker encodes batch k+1 while batch k drains to the
-        client, so encoding and the socket overlap (one batch ahead keeps memory bounded)."""
+        """Unlimited result: a worker encodes batch k+1 while batch k drains to the client, so
+        encoding and the socket overlap (one batch ahead keeps memory bounded). Each step also
+        pulls the following batch, so a one-batch result costs a single worker hand-off."""
         loop = asyncio.get_running_loop()
 
-        def step():
-            return encode(take_rows(None, batches, 0))
+        def step(batch):
+            if batch is None:
+                batch = next(batches, None)
+                while batch is not None and batch.num_rows == 0:
+                    batch = next(batches, None)
+                if batch is None:
+                    return 0, b"", None, True
+            n, data, _rest, _done = encode((batch, None, False))
+            following = next(batches, None)
+            while following is not None and following.num_rows == 0:
+                following = next(batches, None)
+            return n, data, following, following is None
 
-        fut: asyncio.Future | None = loop.run_in_executor(None, step)
+        fut: asyncio.Future | None = loop.run_in_executor(None, step, None)
         sent = 0
         try:
             while True:
                 assert fut is not None
-                n, data, _rest, done = await fut
+                n, data, following, last = await fut
                 fut = None
                 self._check_cancel()
-                if done:
-                    return sent
-                fut = loop.run_in_executor(None, step)
+                if not last:
+                    fut = loop.run_in_executor(None, step, following)
                 sent += n
                 self.send(data)
+                if last:
+                    return sent
                 await self.maybe_flush()
         finally:
             if fut is not None:   # an error/cancel: let the worker finish before the session moves on

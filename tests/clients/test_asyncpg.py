@@ -51,9 +51,8 @@ def test_fetch_and_types(srv):
     run(go())
 
 
-@pytest.mark.xfail(strict=True, reason="planner (typing_.infer_param_oids) describes $1 in `$1::int8` as text, "
-                                       "so asyncpg refuses an int argument")
 def test_param_type_from_cast(srv):
+    """asyncpg encodes arguments by the types Describe reports: $1::int8 must be described int8."""
     async def go():
         c = await connect(srv)
         try:
@@ -111,5 +110,18 @@ def test_listener(srv):
         assert chan == TBK and '"volume":4242' in payload
         await listener.close()
         await writer.close()
+
+    run(go())
+
+
+def test_params_without_spaces(srv):
+    async def go():
+        c = await connect(srv)
+        try:
+            assert await c.fetchval("SELECT $1::int8 + $2::int8", 40, 2) == 42
+            assert await c.fetchrow("SELECT $1::int8,$2::int8", 1, 2) == (1, 2)
+            assert await c.fetchval("SELECT '$1,$2' || $1::text", "x") == "$1,$2x"
+        finally:
+            await c.close()
 
     run(go())

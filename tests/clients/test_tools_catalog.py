@@ -131,8 +131,6 @@ def test_asyncpg_type_introspection(srv):
     asyncio.run(go())
 
 
-@pytest.mark.xfail(strict=True, reason="wire: no text/binary encoding yet for catalog array types "
-                                      "aclitem[] (1034), int2vector (22), oidvector (30), char[] (1002)")
 def test_asyncpg_reads_acl_and_vector_columns(srv):
     asyncpg = pytest.importorskip("asyncpg")
 

@@ -289,3 +289,4 @@ SELECT count(*) FROM ohlcv_1min WHERE symbol = ANY(ARRAY['AAPL', 'MSFT'])
 SELECT count(*) FROM ohlcv_1min WHERE volume > ALL(ARRAY[9990, 9000]) OR volume < ANY(ARRAY[3, 5])
 SELECT epoch AT TIME ZONE 'America/New_York' FROM "AAPL/1Min/OHLCV" WHERE epoch < '2024-01-02 00:02' ORDER BY 1
 SELECT interval '1 day 2 hours' AS a, timestamptz '2024-01-02 00:00+00' - timestamptz '2024-01-01 10:00+00' AS b, interval '3 days' AS c, interval '90 seconds' AS d
+SELECT repeat('x', -1) AS a, lpad('hello', 3) AS b, lpad('hi', 6, 'ab') AS c, rpad('hi', 5, 'xy') AS d, lpad('x', -2) AS e

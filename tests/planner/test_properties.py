@@ -73,3 +73,35 @@ def test_downsample_fast_path(session, a, width):
 def test_latest_per_symbol_push_down(session):
     q = "SELECT DISTINCT ON (symbol) symbol, epoch, close FROM {t} ORDER BY symbol, epoch DESC"
     assert run(session, q.format(t="ohlcv_1min"))[1] == run(session, q.format(t="(SELECT * FROM ohlcv_1min) s"))[1]
+
+
+_txn_counter = [0]
+
+
+@SETTINGS
+@given(first=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 59)), max_size=8),
+       second=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 59)), min_size=1, max_size=8),
+       cut=st.integers(0, 30), n=st.integers(1, 5))
+def test_transaction_view_equals_committed_view(engine, first, second, cut, n):
+    """What a transaction reads of its own buffered writes is what everyone reads after COMMIT."""
+    from pgmkts.planner.session import Session
+    _txn_counter[0] += 1
+    tbk = f'"TX{_txn_counter[0]}/1Min/OHLCV"'
+    s = Session(engine)
+    list(s.execute(f"CREATE TABLE {tbk} (epoch timestamptz, close double precision)"))
+
+    def values(rows, k):
+        return ", ".join(f"(to_timestamp({START + m * 60 + sec}), {k * 100 + i})" for i, (m, sec) in enumerate(rows))
+    if first:
+        list(s.execute(f"INSERT INTO {tbk} VALUES {values(first, 1)}"))
+    list(s.execute("BEGIN"))
+    list(s.execute(f"INSERT INTO {tbk} VALUES {values(second, 2)}"))
+    list(s.execute(f"DELETE FROM {tbk} WHERE epoch < {_lit(cut * 60, 0)}"))
+    queries = [f"SELECT epoch, close FROM {tbk} ORDER BY epoch",
+               f"SELECT epoch, close FROM {tbk} ORDER BY epoch DESC LIMIT {n}",
+               f"SELECT count(*) FROM {tbk} WHERE epoch >= {_lit(cut * 60 + 300, 0)}"]
+    inside = [run(s, q)[1] for q in queries]
+    list(s.execute("COMMIT"))
+    after = [run(Session(engine), q)[1] for q in queries]
+    list(s.execute(f"DROP TABLE {tbk}"))
+    assert inside == after

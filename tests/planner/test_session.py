@@ -244,3 +244,18 @@ def test_cast_parameter_types(session):
     prep = session.prepare("SELECT $1::int + 1, $2::timestamptz, $3::interval, $4", [0, 0, 0, 0])
     assert prep.param_oids == [23, 1184, 1186, 25]
     assert [f.type_oid for f in prep.fields] == [23, 1184, 1186, 25]
+
+
+@pytest.mark.parametrize("sql,exc", [
+    ("SELECT substr('abc', 'x')", errors.InvalidTextRepresentation),
+    ("SELECT 1 LIMIT 'x'", errors.InvalidTextRepresentation),
+    ("SELECT to_timestamp('2024', 'YYYY-MM')", errors.InvalidParameterValue),
+    ("SELECT 100000::int2", errors.NumericValueOutOfRange),
+    ("SELECT power(0, -1)", errors.DataError),
+    ("SELECT chr(0)", errors.ProgramLimitExceeded),
+    ("SELECT string_agg(close, ',') FROM ohlcv_1min", errors.UndefinedFunction),
+    ("SET statement_timeout = 'soon'", errors.InvalidParameterValue),
+])
+def test_bad_arguments_get_sqlstates(session, sql, exc):
+    with pytest.raises(exc):
+        list(session.execute(sql))

@@ -142,3 +142,24 @@ def test_multi_row_insert_is_vectorised(fresh):
     (r,) = list(s.execute(f'INSERT INTO "Z/1Sec/OHLCV" VALUES {values}'))
     assert r.tag == "INSERT 0 2000"
     assert run(s, 'SELECT count(*), sum(v) FROM "Z/1Sec/OHLCV"')[1] == [(2000, sum(range(2000)))]
+
+
+def test_transaction_reads_its_own_writes(fresh):
+    s, eng = fresh
+    list(s.execute('CREATE TABLE "T/1Min/OHLCV" (epoch timestamptz, close real)'))
+    list(s.execute("INSERT INTO \"T/1Min/OHLCV\" VALUES ('2024-01-01 00:00', 1), ('2024-01-01 00:01', 2)"))
+    list(s.execute("CREATE TABLE ohlcv_5min (symbol text, epoch timestamptz, close real)"))
+    list(s.execute("BEGIN"))
+    list(s.execute("INSERT INTO \"T/1Min/OHLCV\" VALUES ('2024-01-01 00:01:30', 20), ('2024-01-01 00:05', 5)"))
+    list(s.execute("DELETE FROM \"T/1Min/OHLCV\" WHERE epoch < '2024-01-01 00:01'"))
+    list(s.execute("INSERT INTO ohlcv_5min VALUES ('NEW', '2024-01-01 00:00', 7)"))
+    _f, rows = run(s, 'SELECT epoch, close FROM "T/1Min/OHLCV" ORDER BY epoch')
+    assert rows == [(dt.datetime(2024, 1, 1, 0, 1, tzinfo=UTC), 20.0), (dt.datetime(2024, 1, 1, 0, 5, tzinfo=UTC), 5.0)]
+    assert run(s, 'SELECT close FROM "T/1Min/OHLCV" ORDER BY epoch DESC LIMIT 1')[1] == [(5.0,)]
+    assert run(s, "SELECT symbol, close FROM ohlcv_5min")[1] == [("NEW", 7.0)]
+    other = Session(eng)
+    assert run(other, 'SELECT count(*) FROM "T/1Min/OHLCV"')[1] == [(2,)]
+    assert run(other, "SELECT count(*) FROM ohlcv_5min")[1] == [(0,)]
+    list(s.execute("ROLLBACK"))
+    assert run(s, 'SELECT count(*) FROM "T/1Min/OHLCV"')[1] == [(2,)]
+    assert run(s, "SELECT count(*) FROM ohlcv_5min")[1] == [(0,)]

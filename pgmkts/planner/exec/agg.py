@@ -79,6 +79,9 @@ def aggregate(name: str, args: list, gid: np.ndarray, ngroups: int, *, distinct:
     if name in ("bool_and", "every", "bool_or"):
         kind = "all" if name != "bool_or" else "any"
         return _acero(kind, v, gid, ngroups, pc.ScalarAggregateOptions(skip_nulls=True, min_count=1))
+    if name == "string_agg" and not (pa.types.is_string(v.type) or pa.types.is_large_string(v.type)):
+        raise errors.UndefinedFunction(f"function string_agg({v.type}, text) does not exist",
+                                       hint="cast the value to text: string_agg(x::text, ',')")
     if name == "string_agg" and v.null_count:
         keep = ~v.is_null().to_numpy(zero_copy_only=False)
         v, gid = v.filter(pa.array(keep)), gid[keep]

@@ -155,6 +155,8 @@ class Evaluator:
                 return pa.scalar(i, pa.int64())
             return pa.scalar(float(i))
         except ValueError:
+            if "e" in t.lower() and float(t) in (float("inf"), float("-inf")):
+                raise errors.NumericValueOutOfRange(f"value {t} is out of range for type double precision") from None
             # PostgreSQL types 2.5 as numeric: keep it decimal so round() and output types agree
             if "e" not in t.lower() and len(t) <= 30:
                 try:
@@ -431,7 +433,13 @@ class Evaluator:
         vals = [self.eval(a, f) if isinstance(a, exp.Expression) else a for a in args]
         if name not in _DECIMAL_OK:
             vals = [_dec_to_float(v) if isinstance(v, pa.Array | pa.Scalar) else v for v in vals]
-        return impl(vals, self.ctx)
+        try:
+            return impl(vals, self.ctx)
+        except pa.ArrowInvalid as exc:  # (a ValueError subclass: must come first)
+            raise errors.InvalidParameterValue(f"invalid argument for function {name}(): {exc}") from None
+        except (ValueError, TypeError) as exc:
+            # a Python conversion inside a function: bad argument text, as PostgreSQL reports it
+            raise errors.InvalidTextRepresentation(f"invalid input for function {name}(): {exc}") from None
 
     def _tuple(self, node, f):
         raise errors.FeatureNotSupported("row constructors")

@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from pgmkts import errors
 from pgmkts.planner import plan as P
+from pgmkts.planner.exec import overlay
 from pgmkts.planner.exec.frame import Ctx, Frame
 from pgmkts.planner.exec.values import US, broadcast, cast_value, common_type, type_of
 from pgmkts.planner.types import TS
@@ -144,11 +145,18 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
     if rel.kind == "bucket":
         if limit == 0:
             return _empty(rel, cols, alias)
+        ops = overlay.pending_for(ctx.session, rel.name)
+        if ops:  # inside a transaction with buffered writes to this bucket: read them too
+            base = ctx.engine.read(rel.name, None, None, columns=scan.columns)
+            data = overlay.merge(base, ops, tf_seconds=rel.tf_seconds, variable=rel.variable_length,
+                                 start_ns=start, end_ns=end, limit=limit, from_end=scan.from_end)
+            return bucket_frame(rel, data, cols, alias, None) if data else _empty(rel, cols, alias)
         data = ctx.engine.read(rel.name, start, end, **kw)
         return bucket_frame(rel, data, cols, alias, None)
     # group: choose buckets by symbol
     from pgmkts.planner.bind import group_buckets
     infos = group_buckets(ctx.engine, rel.name)
+    infos = infos + _pending_only(ctx, rel, {b.tbk for b in infos})
     if scan.symbols is not None:
         wanted: set[str] = set()
         for e in scan.symbols:
@@ -159,7 +167,15 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
         infos = [b for b in infos if b.symbol in wanted]
     if not infos or limit == 0:
         return _empty(rel, cols, alias)
-    datas = ctx.engine.read_many([b.tbk for b in infos], start, end, **kw)
+    pend = {b.tbk: overlay.pending_for(ctx.session, b.tbk) for b in infos}
+    committed = [b.tbk for b in infos if not pend[b.tbk]]
+    datas = ctx.engine.read_many(committed, start, end, **kw) if committed else {}
+    for b in infos:
+        if pend[b.tbk]:
+            base = ctx.engine.read(b.tbk, None, None, columns=scan.columns) if ctx.engine.info(b.tbk) else None
+            datas[b.tbk] = overlay.merge(base, pend[b.tbk], tf_seconds=rel.tf_seconds,
+                                         variable=rel.variable_length, start_ns=start, end_ns=end,
+                                         limit=limit, from_end=scan.from_end) or None
     parts, syms = [], []
     data_cols = [c for c in cols if c.name != "symbol"]
     for b in infos:
@@ -185,6 +201,19 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
         sym = sym.cast(pa.string())
     out = Frame([sym] + body.cols, [(alias, "symbol")] + body.names, body.n)
     out.segments = list(np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int))
+    return out
+
+
+def _pending_only(ctx: Ctx, rel, known: set[str]) -> list:
+    """Buckets of this group that exist only in the open transaction's buffered writes."""
+    from types import SimpleNamespace
+
+    from pgmkts.planner.bind import group_name
+    out = []
+    for t in sorted(overlay.pending_tbks(ctx.session) - known):
+        sym, tf, ag = t.split("/", 2)
+        if group_name(ag, tf) == rel.name:
+            out.append(SimpleNamespace(tbk=t, symbol=sym))
     return out
 
 

@@ -269,15 +269,23 @@ def run_select(plan: P.SelectPlan, ctx: Ctx) -> Frame:
     lim = sel.args.get("limit")
     if off is not None or lim is not None:
         empty = Frame([], [], 1)
-        o = int(ev.eval(off.expression, empty).as_py() or 0) if off is not None else 0
-        n = None
-        if lim is not None:
-            lv = ev.eval(lim.expression, empty)
-            n = int(lv.as_py()) if lv.is_valid else None
+        o = _count(ev.eval(off.expression, empty), "OFFSET") if off is not None else 0
+        n = _count(ev.eval(lim.expression, empty), "LIMIT") if lim is not None else None
         if o < 0 or (n is not None and n < 0):
             raise errors.InvalidParameterValue("LIMIT/OFFSET must not be negative")
         out = out.slice(o, n)
     return out
+
+
+def _count(v, what: str) -> int | None:
+    """LIMIT/OFFSET value: NULL means none; text must be an integer (22P02), as in PostgreSQL."""
+    if isinstance(v, pa.Scalar) and not v.is_valid:
+        return None if what == "LIMIT" else 0
+    py = v.as_py() if isinstance(v, pa.Scalar) else None
+    try:
+        return int(py) if not isinstance(py, str) else int(py.strip())
+    except (TypeError, ValueError):
+        raise errors.InvalidTextRepresentation(f'invalid input syntax for type bigint: "{py}"') from None
 
 
 def _explicit_nulls(o: exp.Ordered, desc: bool) -> bool:

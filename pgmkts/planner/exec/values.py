@@ -264,7 +264,8 @@ def cast_value(v, target: pa.DataType, tz: str = "UTC"):
     try:
         return pc.cast(v, target)
     except pa.ArrowInvalid as exc:
-        if "overflow" in str(exc).lower() or "out of bounds" in str(exc).lower():
+        low = str(exc).lower()
+        if "overflow" in low or "out of bounds" in low or "not in range" in low or "out of range" in low:
             raise errors.NumericValueOutOfRange(f"value out of range for type {target}") from None
         raise errors.DatatypeMismatch(f"cannot cast type {src} to {target}") from None
     except pa.ArrowNotImplementedError:

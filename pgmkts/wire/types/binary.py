@@ -55,6 +55,10 @@ def encode_binary(arr: pa.Array, oid: int) -> Encoded:
     if oid in scalar.ARRAY_ELEM:
         elem = scalar.ARRAY_ELEM[oid]
         return _per_value(arr, lambda vals: scalar.array_binary(vals, elem, lambda x: binary_scalar(x, elem)))
+    if oid in scalar.VECTOR_ELEM:
+        elem = scalar.VECTOR_ELEM[oid]
+        return _per_value(arr, lambda vals: scalar.array_binary(
+            vals, elem, lambda x: binary_scalar(x, elem), lbound=0))
     if oid in _FIXED:
         dt = _FIXED[oid]
         if oid == 16:

@@ -18,7 +18,10 @@ PG_EPOCH_DATE = dt.date(2000, 1, 1)
 # array OID → element OID (pg_type.typelem)
 ARRAY_ELEM = {1000: 16, 1001: 17, 1005: 21, 1007: 23, 1016: 20, 1009: 25, 1015: 1043, 1003: 19,
               1021: 700, 1022: 701, 1185: 1184, 1115: 1114, 1182: 1082, 1231: 1700, 1028: 26,
-              1187: 1186}
+              1187: 1186, 1034: 1033, 1002: 18}
+# int2vector/oidvector: arrays in binary (lower bound 0, as PostgreSQL stores them), but their text
+# form is space-separated without braces (int2vectorout); catalog columns such as pg_index.indkey.
+VECTOR_ELEM = {22: 21, 30: 26}
 
 
 # ---------------------------------------------------------------- numeric
@@ -124,11 +127,15 @@ def array_text(values: list, elem_text) -> str:
     return "{" + ",".join(_array_text_elem(None if v is None else elem_text(v)) for v in values) + "}"
 
 
-def array_binary(values: list, elem_oid: int, elem_binary) -> bytes:
+def vector_text(values: list) -> str:
+    return " ".join(str(int(v)) for v in values)
+
+
+def array_binary(values: list, elem_oid: int, elem_binary, lbound: int = 1) -> bytes:
     has_null = any(v is None for v in values)
     if not values:
         return struct.pack("!iiI", 0, 0, elem_oid)
-    out = [struct.pack("!iiIii", 1, 1 if has_null else 0, elem_oid, len(values), 1)]
+    out = [struct.pack("!iiIii", 1, 1 if has_null else 0, elem_oid, len(values), lbound)]
     for v in values:
         if v is None:
             out.append(struct.pack("!i", -1))

@@ -148,6 +148,8 @@ def encode_text(arr: pa.Array, oid: int, tz: str | None = "UTC") -> pa.Array:
         return pa.nulls(len(arr), STR)
     if oid in scalar.ARRAY_ELEM:
         return _array(arr, scalar.ARRAY_ELEM[oid], tz)
+    if oid in scalar.VECTOR_ELEM:
+        return _per_value(arr, scalar.vector_text)
     if oid == 16:
         return _bool(arr)
     if oid in (20, 21, 23, 26):
