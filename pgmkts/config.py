@@ -319,7 +319,7 @@ triggers: []
 bgworkers: []
 #  - module: demo_feeder
 #    name: demo
-#    config: {symbols: [DEMO-AAPL], interval_s: 1}
+#    config: {symbols: [DEMO-AAPL], timeframe: 1Min, interval: 1}
 # replication:
 #   enabled: false
 #   listen_port: 5996

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import logging
 import os
@@ -83,14 +84,15 @@ async def serve(config: Config, *, demo: bool = False) -> None:
             await handle_http(app, reader, writer, first)
 
         app.http_handler = http
-        triggers = load_triggers(engine, config.triggers, config.timezone)
+        # The plugin loaders take mkts.yml's mappings, as MarketStore's plugins do.
+        triggers = load_triggers(engine, [dataclasses.asdict(p) for p in config.triggers], config.timezone)
         unsubscribe = [engine.subscribe(t.fire) for t in triggers if hasattr(t, "fire")]
         # Writes replayed from the WAL at open fired no triggers: bring derived buckets
         # (ondiskagg destinations) up to date from their newest window before serving.
         for t in triggers:
             if hasattr(t, "catch_up"):
                 await asyncio.to_thread(t.catch_up)
-        workers = load_bgworkers(engine, config.bgworkers, config.timezone)
+        workers = load_bgworkers(engine, [dataclasses.asdict(p) for p in config.bgworkers], config.timezone)
         pg = await start_pg_server(app, config.listen_host, config.listen_port)
         rpc = await start_rpc_server(app, config.listen_host, config.rpc_listen_port)
         pg_port = pg.sockets[0].getsockname()[1]
