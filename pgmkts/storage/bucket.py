@@ -954,8 +954,9 @@ class VariableBucket(Bucket):
                 recs = self._map(fd, nrows)
             finally:
                 os.close(fd)
-            lo = _bisect(recs, lo_key, right=False)
-            hi = _bisect(recs, hi_key, right=True)
+            # a year wholly inside the range needs no search (each probe may fault a page in)
+            lo = 0 if y > year_of(s) or start_ns is None else _bisect(recs, lo_key, right=False)
+            hi = nrows if y < year_of(e) or end_ns is None else _bisect(recs, hi_key, right=True)
             if need is not None and hi - lo > need:
                 lo, hi = (hi - need, hi) if from_end else (lo, lo + need)
             if hi <= lo:
