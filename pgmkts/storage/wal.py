@@ -21,6 +21,8 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from pgmkts import errors
+
 log = logging.getLogger("pgmkts.storage.wal")
 
 try:  # CRC-32C in hardware: 15 MB in ~1 ms where zlib.crc32 takes ~25 ms
@@ -56,7 +58,8 @@ class Frame:
 def checksum_fn(algo: int):
     if algo == ALGO_CRC32C:
         if _crc32c is None:
-            raise RuntimeError("this WAL uses CRC-32C: install the 'crc32c' package to replay it")
+            raise errors.InternalError("the WAL in this data directory uses CRC-32C checksums: "
+                                       "install the 'crc32c' package (pip install crc32c) to open it")
         return _crc32c
     if algo == ALGO_CRC32:
         return zlib.crc32
