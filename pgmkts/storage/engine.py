@@ -1,11 +1,12 @@
 """The storage engine: catalog, write path (validate -> WAL -> fsync -> apply -> publish), reads.
 
-Write path. Under the writer lock a batch is validated and normalised (coerced to the bucket's
-types, epochs floored, fixed-bucket duplicates resolved last-write-wins, variable rows sorted)
-and appended to the WAL as one frame. Outside the lock the committer waits for the group
-fsync, then applies frames strictly in LSN order, each under the write side of its buckets'
-RW locks, so readers (read side) see a batch whole or not at all and never wait on fsync.
-Subscribers are called after the apply, in commit order, outside every storage lock.
+Write path. Under the writer lock a batch is validated and normalised (batch.py) and
+appended to the WAL as one frame; the syncer thread starts the fsync (group commit: one fsync
+covers every frame written so far). Frames are then applied strictly in LSN order. A batch
+that only appends (past the published rows/slots) is written while the fsync runs and
+published afterwards; any other batch is applied after the fsync under the write side of its
+buckets' RW locks. Either way readers see a batch whole or not at all, and never wait on an
+fsync. Subscribers run after the apply, in LSN order, outside every storage lock.
 """
 
 from __future__ import annotations
@@ -23,48 +24,35 @@ import numpy as np
 
 from pgmkts import errors
 from pgmkts.storage import wal as walmod
+from pgmkts.storage.batch import (
+    Prepared,
+    decode_batches,
+    encode_batches,
+    info_from_header,
+    info_header,
+    prepare,
+)
 from pgmkts.storage.bucket import (
-    EPOCH_MAX,
-    EPOCH_MIN,
-    NS,
-    YEAR_STARTS,
     Bucket,
     DirtySet,
-    FixedBucket,
-    VariableBucket,
-    restore_undo,
-    year_index,
-    year_of,
 )
 from pgmkts.storage.catalog import (
-    TYPE_CODES,
     BucketInfo,
-    code_for_array,
     make_info,
     save_cache,
     scan,
     validate_columns,
 )
+from pgmkts.storage.fixed import FixedBucket
 from pgmkts.storage.names import TBK
 from pgmkts.storage.timeframe import timeframe_seconds
+from pgmkts.storage.variable import VariableBucket, restore_undo
 
 log = logging.getLogger("pgmkts.storage")
 
 WAL_CHECKPOINT_BYTES = 1 << 30  # a WAL file this big triggers a checkpoint before the timer
 Subscriber = Callable[[str, dict[str, np.ndarray]], None]
 ChangeSubscriber = Callable[[int, str, str, object], None]
-
-
-class _Prepared:
-    """One normalised write batch, ready for the WAL and the apply."""
-
-    __slots__ = ("info", "create", "arrays", "nrows")
-
-    def __init__(self, info: BucketInfo, create: bool, arrays: dict[str, np.ndarray], nrows: int):
-        self.info = info
-        self.create = create
-        self.arrays = arrays  # Epoch, data columns, [Nanoseconds]; contiguous, bucket dtypes
-        self.nrows = nrows  # rows the caller sent
 
 
 class Engine:
@@ -319,7 +307,7 @@ class Engine:
                     return old
                 raise errors.DuplicateTable(f"bucket {info.tbk} already exists with another schema",
                                             detail=f"existing columns: {_fmt_cols(old.columns)}")
-            lsn = self.wal.append(walmod.KIND_CREATE, _info_header(info))
+            lsn = self.wal.append(walmod.KIND_CREATE, info_header(info))
             self._wcat[info.tbk] = info
         def apply() -> None:
             self._apply_create(info, True)
@@ -335,8 +323,8 @@ class Engine:
         with self._wlock:
             self._check_writable()
             overlay: dict[str, BucketInfo] = {}
-            preps = [self._prepare(t, d, v, overlay) for t, d, v in batches]
-            header, bufs = _encode_batches(preps)
+            preps = [prepare(t, d, v, self._wcat.get, overlay) for t, d, v in batches]
+            header, bufs = encode_batches(preps)
             lsn = self.wal.append(walmod.KIND_WRITE, header, bufs)
             self._wcat.update(overlay)
 
@@ -482,93 +470,6 @@ class Engine:
                 self._hook_busy = False
                 self._hook_cv.notify_all()
 
-    # ------------------------------------------------------------------ prepare (validation)
-    def _prepare(self, tbk: str, data: Mapping[str, np.ndarray], variable: bool | None,
-                 overlay: dict[str, BucketInfo]) -> _Prepared:
-        t = TBK.parse(tbk)
-        key = str(t)
-        if not isinstance(data, Mapping):
-            raise errors.InvalidParameterValue("write data must be a mapping of column name to array")
-        arrays: dict[str, np.ndarray] = {}
-        n = -1
-        for name, v in data.items():
-            if not isinstance(name, str):
-                raise errors.InvalidParameterValue(f"column names must be strings, not {name!r}")
-            a = np.asarray(v)
-            if a.ndim != 1:
-                raise errors.InvalidParameterValue(f"column {name!r} must be one-dimensional")
-            if n >= 0 and len(a) != n:
-                raise errors.InvalidParameterValue(
-                    f"columns have different lengths ({name!r} has {len(a)}, expected {n})")
-            n = len(a)
-            arrays[name] = a
-        if "Epoch" not in arrays:
-            raise errors.SchemaMismatch("unable to match data columns: 'Epoch' is missing")
-        info = overlay.get(key) or self._wcat.get(key)
-        create = False
-        if info is None:
-            var = bool(variable)
-            skip = {"Epoch", "Nanoseconds"} if var else {"Epoch"}
-            cols = validate_columns([(c, code_for_array(c, a)) for c, a in arrays.items() if c not in skip], var)
-            info = make_info(t, timeframe_seconds(t.timeframe), var, cols)
-            create = True
-            overlay[key] = info
-        var = info.variable_length
-        expected = [c for c, _ in info.data_columns]
-        given = [c for c in arrays if c != "Epoch" and not (var and c == "Nanoseconds")]
-        if set(given) != set(expected):
-            raise errors.SchemaMismatch(
-                f"unable to match data columns for {key}: expected {['Epoch', *expected]}, "
-                f"got {list(arrays)}")
-        epoch = _coerce_epoch(arrays["Epoch"])
-        out: dict[str, np.ndarray] = {}
-        for c, code in info.data_columns:
-            out[c] = _coerce(c, arrays[c], TYPE_CODES[code])
-        if n == 0:
-            out["Epoch"] = epoch
-            if var:
-                out["Nanoseconds"] = np.zeros(0, np.int32)
-            return _Prepared(info, create, out, 0)
-        lo, hi = int(epoch.min()), int(epoch.max())
-        if lo < EPOCH_MIN or hi > EPOCH_MAX:
-            raise errors.DatetimeFieldOverflow(
-                f"Epoch out of range: storable years are 1678..2261 (got {lo}..{hi})")
-        if var:
-            if "Nanoseconds" in arrays:
-                nanos = _coerce("Nanoseconds", arrays["Nanoseconds"], np.dtype(np.int32))
-                if int(nanos.min()) < 0 or int(nanos.max()) >= NS:
-                    raise errors.InvalidParameterValue("Nanoseconds must be in 0..999999999")
-            else:
-                nanos = np.zeros(n, np.int32)
-            keys = epoch * NS + nanos
-            if n > 1 and not bool(np.all(keys[1:] >= keys[:-1])):
-                order = np.argsort(keys, kind="stable")  # stable: equal times keep batch order
-                epoch, nanos = epoch[order], nanos[order]
-                out = {c: a[order] for c, a in out.items()}
-            out["Nanoseconds"] = nanos
-            arranged = {"Epoch": epoch, **out}
-        else:
-            # floor to the timeframe, counted from each UTC year's start (MarketStore's slots);
-            # year starts are whole days, so for timeframes dividing a day that is a plain modulo
-            tf = info.tf_seconds
-            if 86400 % tf == 0:
-                epoch = epoch - epoch % tf
-            else:
-                ylo, yhi = year_index(np.array([lo, hi]))
-                ys = YEAR_STARTS[ylo] if ylo == yhi else YEAR_STARTS[year_index(epoch)]
-                epoch = ys + (epoch - ys) // tf * tf
-            if n > 1 and not bool((epoch[1:] > epoch[:-1]).all()):
-                order = np.argsort(epoch, kind="stable")
-                se = epoch[order]
-                last = np.ones(n, bool)
-                last[:-1] = se[1:] != se[:-1]  # the last occurrence of each slot wins
-                keep = order[last]
-                epoch = epoch[keep]
-                out = {c: a[keep] for c, a in out.items()}
-            arranged = {"Epoch": epoch, **out}
-        arranged = {c: np.ascontiguousarray(a) for c, a in arranged.items()}
-        return _Prepared(info, create, arranged, n)
-
     # ------------------------------------------------------------------ apply (LSN order)
     def _lock_buckets(self, bs: list[Bucket]) -> list[Bucket]:
         uniq = sorted({id(b): b for b in bs}.values(), key=lambda b: b.info.tbk)
@@ -591,7 +492,7 @@ class Engine:
             self._buckets[info.tbk] = nb
         return nb
 
-    def _apply_writes(self, preps: list[_Prepared], lsn: int) -> None:
+    def _apply_writes(self, preps: list[Prepared], lsn: int) -> None:
         bs = [self._apply_create(p.info, True) for p in preps]
         locked = self._lock_buckets(bs)
         try:
@@ -601,11 +502,11 @@ class Engine:
             for b in locked:
                 b.lock.release_write()
 
-    def _apply_appends_early(self, preps: list[_Prepared], lsn: int) -> Callable[[], None] | None:
+    def _apply_appends_early(self, preps: list[Prepared], lsn: int) -> Callable[[], None] | None:
         """Write batches that only append, invisibly, while the WAL fsync runs; see `_commit`."""
         if len({p.info.tbk for p in preps}) != len(preps):
             return None
-        todo: list[tuple[_Prepared, Bucket | None]] = []
+        todo: list[tuple[Prepared, Bucket | None]] = []
         for p in preps:
             b = self._buckets.get(p.info.tbk)
             if b is not None and (b.info != p.info or not b.appendable(p.arrays)):
@@ -690,10 +591,10 @@ class Engine:
     def _replay_frame(self, fr: walmod.Frame) -> None:
         h = fr.header
         if fr.kind == walmod.KIND_CREATE:
-            self._apply_create(_info_from_header(h), False)
-            self._wcat[h["tbk"]] = _info_from_header(h)
+            self._apply_create(info_from_header(h), False)
+            self._wcat[h["tbk"]] = info_from_header(h)
         elif fr.kind == walmod.KIND_WRITE:
-            preps = _decode_batches(h, fr.body)
+            preps = decode_batches(h, fr.body)
             for p in preps:
                 self._wcat[p.info.tbk] = p.info
             self._apply_writes(preps, fr.lsn)
@@ -763,92 +664,3 @@ def _key(tbk: str) -> str:
 
 def _fmt_cols(cols: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{n} {t}" for n, t in cols)
-
-
-def _coerce_epoch(a: np.ndarray) -> np.ndarray:
-    if a.dtype.kind == "O":  # e.g. Python ints from a driver: accept whole numbers only
-        try:
-            a = np.array(a.tolist())
-        except (TypeError, ValueError) as exc:
-            raise errors.InvalidParameterValue("Epoch must be integer seconds") from exc
-    k = a.dtype.kind
-    if k == "M":
-        return a.astype("datetime64[s]").astype(np.int64)
-    if k in "iu":
-        return a.astype(np.int64, copy=False)
-    if k == "f" and len(a) and bool(np.all(np.isfinite(a))) and bool(np.all(a == np.floor(a))):
-        return a.astype(np.int64)
-    if k == "f" and not len(a):
-        return a.astype(np.int64)
-    raise errors.InvalidParameterValue(f"Epoch must be integer seconds, not {a.dtype}")
-
-
-def _coerce(name: str, a: np.ndarray, dt: np.dtype) -> np.ndarray:
-    if a.dtype == dt:
-        return a
-    try:
-        if dt.kind == "U":
-            if a.dtype.kind in "US":
-                return a.astype(dt)
-            if a.dtype.kind == "O":
-                return np.array([("" if v is None else str(v)) for v in a.tolist()], dtype=dt)
-            raise TypeError
-        if a.dtype.kind in "USMm":  # text and times are not numbers (widths are coerced, kinds not)
-            raise TypeError
-        return a.astype(dt)  # object arrays of Python numbers/bools convert; None raises
-    except (TypeError, ValueError) as exc:
-        raise errors.DatatypeMismatch(
-            f"column {name!r}: cannot store {a.dtype} values in a {dt.str.lstrip('<|')} column") from exc
-
-
-def _info_header(info: BucketInfo) -> dict:
-    return {"tbk": info.tbk, "tf": info.tf_seconds, "var": info.variable_length,
-            "cols": [list(c) for c in info.data_columns]}
-
-
-def _info_from_header(h: dict) -> BucketInfo:
-    return make_info(TBK.parse(h["tbk"]), int(h["tf"]), bool(h["var"]), [(n, t) for n, t in h["cols"]])
-
-
-def _encode_batches(preps: list[_Prepared]) -> tuple[dict, list]:
-    header: dict[str, list] = {"b": []}
-    bufs: list = []
-    for p in preps:
-        h = _info_header(p.info)
-        ep = p.arrays["Epoch"]
-        n = len(ep)
-        h["n"] = n
-        h["rows"] = p.nrows
-        order = list(p.arrays)
-        tf = p.info.tf_seconds
-        if not p.info.variable_length and n > 1 and int(ep[-1]) - int(ep[0]) == (n - 1) * tf \
-                and year_of(int(ep[0])) == year_of(int(ep[-1])):
-            # sorted, unique, one year, span == count: consecutive slots; log only the first epoch
-            h["e0"] = int(ep[0])
-            order.remove("Epoch")
-        h["order"] = order
-        header["b"].append(h)
-        for c in order:
-            a = p.arrays[c]
-            if len(a):
-                bufs.append(a.reshape(-1).view(np.uint8))
-    return header, bufs
-
-
-def _decode_batches(header: dict, body: memoryview) -> list[_Prepared]:
-    preps = []
-    off = 0
-    for h in header["b"]:
-        info = _info_from_header(h)
-        n = int(h["n"])
-        dts = {c: TYPE_CODES[t] for c, t in info.columns}
-        arrays = {}
-        if "e0" in h:
-            arrays["Epoch"] = int(h["e0"]) + info.tf_seconds * np.arange(n, dtype=np.int64)
-        for c in h["order"]:
-            dt = dts[c]
-            nb = n * dt.itemsize
-            arrays[c] = np.frombuffer(body, dtype=dt, count=n, offset=off) if n else np.empty(0, dt)
-            off += nb
-        preps.append(_Prepared(info, False, arrays, int(h["rows"])))
-    return preps

@@ -129,24 +129,25 @@ def test_interrupted_merge_is_undone_then_replayed(fast_tmp, monkeypatch):
     being rewritten, then WAL replay applies the batch exactly once."""
     from pgmkts import errors
     from pgmkts.storage import bucket as bucketmod
+    from pgmkts.storage import variable as varmod
 
     root = fast_tmp / "d"
     e = Engine(root, wal_rotate_interval=0)
     tbk = "U/1Sec/TICK"
     e.write(tbk, {"Epoch": np.arange(T0, T0 + 100), "v": np.arange(100.0)}, variable_length=True)
-    real = bucketmod.pwrite_all
+    real = varmod.pwrite_all
 
     def torn(fd, arr, off):
         data = memoryview(bucketmod._u8(arr) if isinstance(arr, np.ndarray) else arr)
         os.pwrite(fd, bytes(len(data) // 2), off)  # half the rewrite lands as zeros, then "crash"
         raise OSError("simulated crash")
 
-    monkeypatch.setattr(bucketmod, "pwrite_all", torn)
+    monkeypatch.setattr(varmod, "pwrite_all", torn)
     try:
         e.write(tbk, {"Epoch": np.array([T0 + 50, T0 + 10]), "v": np.array([-1.0, -2.0])})
     except errors.InternalError:
         pass
-    monkeypatch.setattr(bucketmod, "pwrite_all", real)
+    monkeypatch.setattr(varmod, "pwrite_all", real)
     assert os.listdir(root / ".wal").count("LOCK") == 1
     assert any(n.startswith("undo.") for n in os.listdir(root / ".wal"))
     e._simulate_crash()

@@ -1,0 +1,368 @@
+"""Fixed-length buckets: one record per timeframe slot, columnar year files.
+
+Year file: a 4 KiB header (year, timeframe, slot count, published slot range lo/hi), then a
+presence byte per slot (0 = empty), then one region per column holding `nslots` values
+(columnar: a range read of a column is one pread, a projection touches only its columns).
+Slot of epoch t = (t - year_start) // tf; the epoch is implied by the slot, so Epoch 0
+(1970-01-01 00:00:00) is storable, unlike MarketStore. Files are sparse: holes read as empty.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from pgmkts import errors
+from pgmkts.storage.bucket import (
+    _SMALL_RANGE,
+    HDR,
+    Bucket,
+    DirtySet,
+    _align,
+    _alloc_columns,
+    _extents,
+    _fill_arith,
+    _ones,
+    _sec_bounds,
+    _year_segments,
+    pread_into,
+    pwrite_all,
+    year_start,
+)
+
+_FIX_HDR = struct.Struct("<8sIIqqqqq")  # magic, version, pad, year, tf, nslots, lo, hi
+_FIX_MAGIC = b"PGMKFIX1"
+_FIX_LOHI_OFF = 40
+
+
+class _FixedLayout:
+    __slots__ = ("year", "ystart", "nslots", "pres_off", "col_off", "size")
+
+    def __init__(self, year: int, tf: int, cols: list[tuple[str, np.dtype]]) -> None:
+        self.year = year
+        self.ystart = year_start(year)
+        nsec = year_start(year + 1) - self.ystart
+        self.nslots = -(-nsec // tf)
+        off = HDR
+        self.pres_off = off
+        off += _align(self.nslots)
+        self.col_off: dict[str, int] = {}
+        for name, dt in cols:
+            self.col_off[name] = off
+            off += _align(self.nslots * dt.itemsize)
+        self.size = off
+
+
+class FixedBucket(Bucket):
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self._layouts: dict[int, _FixedLayout] = {}
+        self._lohi: dict[int, list[int]] = {}  # year -> [lo slot, hi slot) ever written
+
+    def layout(self, y: int) -> _FixedLayout:
+        lay = self._layouts.get(y)
+        if lay is None:
+            lay = self._layouts[y] = _FixedLayout(y, self.tf, self.cols)
+        return lay
+
+    def _open(self, y: int, create: bool) -> int:
+        path = self.year_path(y)
+        if not create:
+            return os.open(path, os.O_RDONLY)
+        try:
+            return os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            pass
+        lay = self.layout(y)
+        tmp = path + ".tmp"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.ftruncate(fd, lay.size)  # sparse: unwritten slots are holes and read as empty
+        os.pwrite(fd, _FIX_HDR.pack(_FIX_MAGIC, 1, 0, y, self.tf, lay.nslots, lay.nslots, 0), 0)
+        os.rename(tmp, path)
+        self._lohi[y] = [lay.nslots, 0]
+        self._add_year(y)
+        return fd
+
+    def lohi(self, y: int, fd: int | None = None) -> list[int]:
+        st = self._lohi.get(y)
+        if st is None:
+            own = fd is None
+            if own:
+                try:
+                    fd = os.open(self.year_path(y), os.O_RDONLY)
+                except FileNotFoundError:
+                    return [0, 0]
+            assert fd is not None
+            try:
+                raw = os.pread(fd, _FIX_HDR.size, 0)
+            finally:
+                if own:
+                    os.close(fd)
+            magic, _v, _p, _y, tf, nslots, lo, hi = _FIX_HDR.unpack(raw)
+            if magic != _FIX_MAGIC or tf != self.tf:
+                raise errors.InternalError(f"{self.year_path(y)}: not a pgmkts fixed-length file")
+            st = self._lohi[y] = [lo, hi]
+        return st
+
+    def _seg_slots(self, e: np.ndarray, i: int, j: int, y: int) -> tuple[_FixedLayout, int, int]:
+        lay = self.layout(y)
+        return lay, (int(e[i]) - lay.ystart) // self.tf, (int(e[j - 1]) - lay.ystart) // self.tf + 1
+
+    def appendable(self, arrays: dict[str, np.ndarray]) -> bool:
+        e = arrays["Epoch"]
+        if not len(e):
+            return True
+        for i, j, y in _year_segments(e):
+            if y in self.years():
+                _, s0, _ = self._seg_slots(e, i, j, y)
+                if s0 < self.lohi(y)[1]:
+                    return False
+        return True
+
+    def apply_write(self, arrays: dict[str, np.ndarray], lsn: int, dirty: DirtySet,
+                    publish: bool = True) -> Callable[[], None] | None:
+        e = arrays["Epoch"]  # floored, sorted, unique (see engine._prepare)
+        if not len(e):
+            return None
+        pubs: list[tuple[int, int, int]] = []
+        for i, j, y in _year_segments(e):
+            lay, s0, s1 = self._seg_slots(e, i, j, y)
+            # sorted + unique + same year: the slots are contiguous iff the span equals the count
+            slots = None if s1 - s0 == j - i else (e[i:j] - lay.ystart) // self.tf
+            fd = self._open(y, create=True)
+            try:
+                self._clear_unpublished(fd, lay, self.lohi(y, fd), s0, s1)
+                self._write_slots(fd, lay, s0, s1, slots, {c: arrays[c][i:j] for c, _ in self.cols})
+            finally:
+                os.close(fd)
+            dirty.add(self.year_path(y))
+            pubs.append((y, s0, s1))
+        last = int(e[-1])
+
+        def do_publish() -> None:
+            for y, s0, s1 in pubs:
+                st = self.lohi(y)
+                if s0 < st[0] or s1 > st[1]:
+                    st[0], st[1] = min(st[0], s0), max(st[1], s1)
+                    fd = os.open(self.year_path(y), os.O_WRONLY)
+                    try:
+                        os.pwrite(fd, struct.pack("<qq", st[0], st[1]), _FIX_LOHI_OFF)
+                    finally:
+                        os.close(fd)
+            self.note_written(last)
+
+        if publish:
+            do_publish()
+            return None
+        return do_publish
+
+    def _clear_unpublished(self, fd: int, lay: _FixedLayout, st: list[int], s0: int, s1: int) -> None:
+        """Slots outside the published [lo, hi) may hold leftovers of a write that was never
+        published (its WAL frame was lost with the machine): empty them before writing around them."""
+        lo, hi = st
+        # everything that publishing [s0, s1) brings into [lo, hi) but the batch does not write
+        ranges = [(s0, s1)] if hi <= lo else []
+        if hi > lo:
+            if s0 < lo:
+                ranges.append((s0, lo))
+            if s1 > hi:
+                ranges.append((hi, s1))
+        for a, b in ranges:
+            for x, z in _extents(fd, lay.pres_off + a, lay.pres_off + b):
+                pwrite_all(fd, np.zeros(z - x, np.uint8), x)
+
+    def _write_slots(self, fd: int, lay: _FixedLayout, s0: int, s1: int, slots: np.ndarray | None,
+                     cols: dict[str, np.ndarray]) -> None:
+        span = s1 - s0
+        if slots is None:  # dense run: one pwrite per column straight from the caller's arrays
+            pwrite_all(fd, _ones(span), lay.pres_off + s0)
+            for name, dt in self.cols:
+                pwrite_all(fd, cols[name], lay.col_off[name] + s0 * dt.itemsize)
+            return
+        n = len(slots)
+        if span <= 4 * n + 4096:  # nearly dense: read-modify-write the span
+            rel = slots - s0
+            pres = np.empty(span, np.uint8)
+            pread_into(fd, pres, lay.pres_off + s0)
+            pres[rel] = 1
+            pwrite_all(fd, pres, lay.pres_off + s0)
+            for name, dt in self.cols:
+                buf = np.empty(span, dt)
+                pread_into(fd, buf, lay.col_off[name] + s0 * dt.itemsize)
+                buf[rel] = cols[name]
+                pwrite_all(fd, buf, lay.col_off[name] + s0 * dt.itemsize)
+            return
+        # scattered: assign through a shared mapping, touching only the pages concerned
+        mm = mmap.mmap(fd, lay.size)
+        try:
+            p = np.frombuffer(mm, np.uint8, count=lay.nslots, offset=lay.pres_off)
+            p[slots] = 1
+            del p
+            for name, dt in self.cols:
+                a = np.frombuffer(mm, dt, count=lay.nslots, offset=lay.col_off[name])
+                a[slots] = cols[name]
+                del a
+        finally:
+            mm.close()
+
+    def apply_delete(self, start_ns: int | None, end_ns: int | None, lsn: int, dirty: DirtySet) -> int:
+        s, e = _sec_bounds(start_ns, end_ns)
+        removed = 0
+        for y in self._years_in(s, e):
+            lay = self.layout(y)
+            a, b = self._slot_range(lay, s, e)
+            st = self.lohi(y)
+            a, b = max(a, st[0]), min(b, st[1])
+            if a >= b:
+                continue
+            fd = self._open(y, create=True)
+            try:
+                pres = np.empty(b - a, np.uint8)
+                pread_into(fd, pres, lay.pres_off + a)
+                k = int(np.count_nonzero(pres))
+                if k:
+                    pwrite_all(fd, np.zeros(b - a, np.uint8), lay.pres_off + a)
+                    removed += k
+            finally:
+                os.close(fd)
+            dirty.add(self.year_path(y))
+        if removed:
+            self._last_known = False
+        return removed
+
+    def _slot_range(self, lay: _FixedLayout, s: int, e: int) -> tuple[int, int]:
+        a = max(0, -(-(s - lay.ystart) // self.tf))
+        b = min(lay.nslots, (e - lay.ystart) // self.tf + 1)
+        return a, b
+
+    def _present(self, fd: int, lay: _FixedLayout, a: int, b: int, need: int | None,
+                 from_end: bool) -> tuple[int, int, np.ndarray | None]:
+        """Occupied slots in [a, b), at most `need` from the chosen end.
+
+        Returns (first, last + 1, slots) with slots None when every slot in between is occupied
+        (the common case, read without an index), or (0, 0, None) when there are none.
+        Holes of the sparse file are skipped with SEEK_DATA/SEEK_HOLE, never read.
+        """
+        found: list[np.ndarray] = []
+        got = 0
+        if need is not None and b - a > _SMALL_RANGE:
+            # first-N/last-N: one chunk at that end usually suffices (the common "latest bars")
+            c = max(4096, 4 * need)
+            lo, hi = (b - c, b) if from_end else (a, a + c)
+            nz = self._scan(fd, lay, lo, hi, need, from_end)
+            if len(nz) >= need:
+                return int(nz[0]), int(nz[-1]) + 1, (None if int(nz[-1]) + 1 - int(nz[0]) == len(nz) else nz)
+        # small ranges: reading is cheaper than asking for extents (SEEK_DATA walks the mapping)
+        ext = [(lay.pres_off + a, lay.pres_off + b)] if b - a <= _SMALL_RANGE else \
+            _extents(fd, lay.pres_off + a, lay.pres_off + b)
+        for lo, hi in (reversed(ext) if from_end else ext):
+            lo -= lay.pres_off
+            hi -= lay.pres_off
+            if need is None:
+                pres = np.empty(hi - lo, np.uint8)
+                pread_into(fd, pres, lay.pres_off + lo)
+                if len(ext) == 1 and lo == a and hi == b and int(np.count_nonzero(pres)) == b - a:
+                    return a, b, None
+                nz = np.flatnonzero(pres)
+                nz += lo
+                found.append(nz)
+                continue
+            nz = self._scan(fd, lay, lo, hi, need - got, from_end)
+            found.append(nz)
+            got += len(nz)
+            if got >= need:
+                break
+        if from_end:
+            found.reverse()
+        nz = np.concatenate(found) if len(found) > 1 else (found[0] if found else np.empty(0, np.int64))
+        if not len(nz):
+            return 0, 0, None
+        s0, s1 = int(nz[0]), int(nz[-1]) + 1
+        return s0, s1, (None if s1 - s0 == len(nz) else nz)
+
+    def _scan(self, fd: int, lay: _FixedLayout, a: int, b: int, need: int, from_end: bool) -> np.ndarray:
+        """Walk the presence bytes from one end in growing chunks until `need` slots are found."""
+        chunk = max(1024, 2 * need)
+        found: list[np.ndarray] = []
+        got = 0
+        pos = b if from_end else a
+        while got < need and (pos > a if from_end else pos < b):
+            lo, hi = (max(a, pos - chunk), pos) if from_end else (pos, min(b, pos + chunk))
+            pres = np.empty(hi - lo, np.uint8)
+            pread_into(fd, pres, lay.pres_off + lo)
+            nz = np.flatnonzero(pres)
+            nz += lo
+            found.append(nz)
+            got += len(nz)
+            pos = lo if from_end else hi
+            chunk = min(chunk * 4, 1 << 24)
+        if from_end:
+            found.reverse()
+        nz = np.concatenate(found) if len(found) > 1 else (found[0] if found else np.empty(0, np.int64))
+        if len(nz) > need:
+            nz = nz[len(nz) - need:] if from_end else nz[:need]
+        return nz
+
+    def read(self, start_ns: int | None, end_ns: int | None, *, columns: Sequence[str] | None = None,
+             limit: int | None = None, from_end: bool = False) -> dict[str, np.ndarray]:
+        proj = self._projection(columns)
+        s, e = _sec_bounds(start_ns, end_ns)
+        need = None if limit is None else max(0, int(limit))
+        plan: list[tuple[_FixedLayout, int, int, int, np.ndarray | None]] = []
+        fds: list[int] = []
+        try:
+            years = self._years_in(s, e) if s <= e else []
+            for y in (reversed(years) if from_end else years):
+                if need is not None and need <= 0:
+                    break
+                lay = self.layout(y)
+                a, b = self._slot_range(lay, s, e)
+                try:
+                    fd = os.open(self.year_path(y), os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                fds.append(fd)
+                st = self.lohi(y, fd)
+                a, b = max(a, st[0]), min(b, st[1])
+                if a >= b:
+                    continue
+                s0, s1, slots = self._present(fd, lay, a, b, need, from_end)
+                if s1 <= s0:
+                    continue
+                plan.append((lay, fd, s0, s1, slots))
+                if need is not None:
+                    need -= s1 - s0 if slots is None else len(slots)
+            if from_end:
+                plan.reverse()
+            counts = [s1 - s0 if slots is None else len(slots) for _, _, s0, s1, slots in plan]
+            res = _alloc_columns(sum(counts), [("Epoch", np.dtype(np.int64)), *proj])
+            r = 0
+            tmp: np.ndarray | None = None
+            for (lay, fd, s0, s1, slots), k in zip(plan, counts, strict=True):
+                ep = res["Epoch"][r:r + k]
+                if slots is None:
+                    _fill_arith(ep, lay.ystart + s0 * self.tf, self.tf)
+                else:
+                    np.multiply(slots, self.tf, out=ep)
+                    ep += lay.ystart
+                    rel = slots - s0
+                for name, dt in proj:
+                    off = lay.col_off[name] + s0 * dt.itemsize
+                    if slots is None:  # straight from the file into the result
+                        pread_into(fd, res[name][r:r + k], off)
+                    else:
+                        nbytes = (s1 - s0) * dt.itemsize
+                        if tmp is None or tmp.nbytes < nbytes:
+                            tmp = np.empty(nbytes, np.uint8)
+                        span = tmp[:nbytes].view(dt)
+                        pread_into(fd, span, off)
+                        np.take(span, rel, out=res[name][r:r + k])
+                r += k
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return res
