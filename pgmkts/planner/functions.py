@@ -105,8 +105,12 @@ def signature(node: exp.Func) -> tuple[str, list]:
         if node.expression is not None:
             args.append(node.expression)
         return name, args
-    if t is exp.TimestampTrunc or t is exp.DateTrunc:
-        return "date_trunc", [node.unit.name.lower(), node.this]
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
+        unit = node.args.get("unit")
+        if unit is None:
+            raise errors.UndefinedFunction("function date_trunc(timestamp) does not exist")
+        zone = node.args.get("zone")  # date_trunc(unit, ts, zone): truncate in that zone (PG 12+)
+        return "date_trunc", [unit.name.lower(), node.this] + ([zone] if zone is not None else [])
     if t is exp.DateBin:
         origin = node.args.get("unit") or node.args.get("origin")
         args = [node.this, node.expression]

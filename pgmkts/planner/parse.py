@@ -116,6 +116,8 @@ def parse(sql: str) -> exp.Expression:
     if len(trees) > 1:
         raise errors.SyntaxError_("cannot insert multiple commands into a prepared statement")
     tree = trees[0]
+    if not isinstance(tree, exp.Expression):  # every concrete sqlglot node is an Expression
+        raise errors.SyntaxError_("syntax error")
     if isinstance(tree, exp.Command):
         raise errors.FeatureNotSupported(f"statement not supported: {strip_comments(sql)[:60]}")
     with _lock:

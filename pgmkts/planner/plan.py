@@ -235,7 +235,8 @@ def _alias_name(node) -> str | None:
 def plan_source(src: exp.Expression, env: Env):
     if isinstance(src, exp.Table):
         fn = src.this
-        if isinstance(fn, exp.Func | exp.ExplodingGenerateSeries) and not isinstance(fn, exp.Identifier):
+        if isinstance(fn, exp.Expression) and isinstance(fn, exp.Func | exp.ExplodingGenerateSeries) \
+                and not isinstance(fn, exp.Identifier):
             return FunctionScan(fn, _alias_name(src) or _fn_name(fn), _alias_columns(src.args.get("alias")))
         ident = src.this
         name = ident.name

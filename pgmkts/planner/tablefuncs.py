@@ -30,6 +30,7 @@ exec/scan.run_function calls `run`. `output_fields` answers Describe without rea
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -91,8 +92,9 @@ def _arg_nodes(fn: exp.Expression) -> list[exp.Expression]:
         return list(fn.expressions)
     first = fn.this
     if isinstance(first, exp.Star):
-        raise errors.UndefinedFunction(f"function {function_name(fn)}(*) does not exist",
-                                       hint=f"usage: {_SIGNATURES[function_name(fn)][2]}")
+        name = function_name(fn)
+        raise errors.UndefinedFunction(f"function {name or fn.key}(*) does not exist",
+                                       hint=f"usage: {_SIGNATURES[name][2]}" if name else None)
     return ([first] if first is not None else []) + list(fn.expressions)
 
 
@@ -118,7 +120,7 @@ def _signature_error(name: str, got: str) -> errors.UndefinedFunction:
              f"timezone => text (see docs/SQL_UDAS.md)")
 
 
-def check_arity(name: str, n_positional: int, kwargs: list[str] = ()) -> None:
+def check_arity(name: str, n_positional: int, kwargs: Sequence[str] = ()) -> None:
     lo, hi, _usage = _SIGNATURES[name]
     got = ", ".join(["text"] * n_positional + [f"{k} => ..." for k in kwargs])
     if n_positional < lo or (hi is not None and n_positional > hi):
@@ -229,9 +231,10 @@ def marketstore_calls(call: Call, columns: list[str]) -> list[str]:
             return [f"gap({_quote(args[0])})"]
         return ["gap()"]
     if name == "uda":
-        if any(a is None for a in args):
+        calls = [a for a in args if a is not None]
+        if len(calls) != len(args):
             raise errors.InvalidParameterValue("uda: function calls must not be NULL")
-        return list(args)
+        return calls
     col = _params(name, args)[0] if args else "*"
     return [f"{name[5:]}({col})"]
 
@@ -239,9 +242,10 @@ def marketstore_calls(call: Call, columns: list[str]) -> list[str]:
 def _default_params(name: str, columns: list[str]) -> list[str]:
     if name == "candlecandler":
         want = ["Open", "High", "Low", "Close"]
-        got = [_lookup(columns, c) for c in want]
-        if None in got:
-            missing = [w for w, g in zip(want, got, strict=True) if g is None]
+        found = [_lookup(columns, c) for c in want]
+        got = [g for g in found if g is not None]
+        if len(got) != len(want):
+            missing = [w for w, g in zip(want, found, strict=True) if g is None]
             raise errors.UndefinedColumn(
                 f"candlecandler: the bucket has no {', '.join(missing)} column(s) (have: {', '.join(columns)})",
                 hint="name the columns: candlecandler(tbk, '1H', 'Open', 'High', 'Low', 'Close', 'Sum::Volume')")

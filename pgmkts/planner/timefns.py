@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pgmkts import errors
-from pgmkts.planner.exec.values import US, Interval, broadcast, cast_value, parse_interval
+from pgmkts.planner.exec.values import US, Interval, broadcast, cast_value, parse_interval, tzinfo
 from pgmkts.planner.types import TS
 
 
@@ -79,8 +81,16 @@ def _date_trunc(args, ctx):
         v = cast_value(v, TS, ctx.tz)
     if pa.types.is_date32(v.type):
         v = pc.cast(v, TS)
-    arr = broadcast(v, 1) if isinstance(v, pa.Scalar) else v
     tz = ctx.tz
+    if len(args) > 2:  # date_trunc(unit, timestamptz, zone): wall-clock time in that zone
+        zone = _py(args[2])
+        if zone is None:
+            return pa.scalar(None, TS)
+        if pa.types.is_timestamp(v.type) and not v.type.tz:
+            raise errors.UndefinedFunction("function date_trunc(unknown, timestamp without time zone, "
+                                           "unknown) does not exist")
+        tz = zone if tzinfo(zone) is not dt.UTC else "UTC"
+    arr = broadcast(v, 1) if isinstance(v, pa.Scalar) else v
     if pa.types.is_timestamp(arr.type) and arr.type.tz and tz.upper() not in ("UTC", "GMT"):
         # truncate local wall-clock time, then map back (ambiguous hours: standard time, as PostgreSQL)
         local = pc.local_timestamp(pc.cast(arr, pa.timestamp("us", tz=tz)))

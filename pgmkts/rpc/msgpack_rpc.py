@@ -201,8 +201,7 @@ class RpcService:
             symbols = sorted({b.symbol for b in self.engine.buckets()
                               if b.timeframe == tf and b.attrgroup == ag})
         else:
-            seen: set[str] = set()
-            symbols = [s for s in symbols if not (s in seen or seen.add(s))]  # keep order, no dups
+            symbols = list(dict.fromkeys(symbols))  # keep order, no dups
         for s in symbols:  # validate every name before touching storage (hostile names → error)
             storage.TBK.parse(f"{s}/{tf}/{ag}")
         read_tf, limit_scale = self._resolve_timeframe(symbols, tf, ag) if symbols else (tf, 1)

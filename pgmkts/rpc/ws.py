@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import msgpack
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
@@ -165,7 +165,8 @@ async def _read_loop(sess: _StreamSession, reader: asyncio.StreamReader, leftove
         else:
             sess.proto.receive_eof()
         for event in sess.proto.events_received():
-            if event.opcode in (Opcode.BINARY, Opcode.TEXT):
+            # after the handshake the server protocol only yields frames
+            if isinstance(event, Frame) and event.opcode in (Opcode.BINARY, Opcode.TEXT):
                 sess.on_message(bytes(event.data))
         sess.flush()  # pongs and close replies the protocol queued
         await sess.writer.drain()

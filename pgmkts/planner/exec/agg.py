@@ -156,6 +156,14 @@ def percentile(name: str, v: pa.Array, frac, gid: np.ndarray, ngroups: int) -> p
     return _scatter(present, pa.array(a + (b - a) * (pos - lo)), ngroups)
 
 
+_AGG_NAMES: dict[type[exp.Expression], str] = {
+    exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
+    exp.First: "first", exp.Last: "last", exp.Stddev: "stddev", exp.StddevSamp: "stddev_samp",
+    exp.StddevPop: "stddev_pop", exp.Variance: "variance", exp.VariancePop: "var_pop",
+    exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or", exp.GroupConcat: "string_agg",
+    exp.ArrayAgg: "array_agg", exp.AnyValue: "any_value"}
+
+
 def agg_spec(node: exp.Expression):
     """(name, argument nodes, distinct, star, filter node, extra node) of an aggregate call."""
     filt = None
@@ -178,12 +186,7 @@ def agg_spec(node: exp.Expression):
         if name == "string_agg" and len(args) == 2:
             return name, [args[0]], False, False, filt, args[1]
         return name, args, False, False, filt, None
-    cls = type(node)
-    name = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max",
-            exp.First: "first", exp.Last: "last", exp.Stddev: "stddev", exp.StddevSamp: "stddev_samp",
-            exp.StddevPop: "stddev_pop", exp.Variance: "variance", exp.VariancePop: "var_pop",
-            exp.LogicalAnd: "bool_and", exp.LogicalOr: "bool_or", exp.GroupConcat: "string_agg",
-            exp.ArrayAgg: "array_agg", exp.AnyValue: "any_value"}.get(cls)
+    name = _AGG_NAMES.get(type(node))
     if name is None:
         raise errors.FeatureNotSupported(f"aggregate {node.sql()[:40]}")
     this = node.this

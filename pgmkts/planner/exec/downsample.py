@@ -18,6 +18,8 @@ _TRUNC_US = {"second": US, "minute": 60 * US, "hour": 3600 * US, "day": 86400 * 
 def _width_origin(ds: Downsample, ev, empty) -> tuple[int, int] | None:
     e = ds.bucket_expr
     if ds.bucket_fn == "date_trunc":
+        if not isinstance(e, exp.TimestampTrunc) or e.unit is None:
+            return None  # detect_downsample only accepts date_trunc(unit, epoch)
         if ev.ctx.tz.upper() not in ("UTC", "GMT"):
             return None  # local-time truncation: leave it to the general path
         return _TRUNC_US[e.unit.name.lower()], 0

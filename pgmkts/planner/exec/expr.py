@@ -6,6 +6,7 @@ Results are pyarrow Arrays (one value per row), Scalars (constants) or `Interval
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ def is_aggregate(node: exp.Expression) -> bool:
 
 def contains_aggregate(node: exp.Expression) -> bool:
     for n in node.walk():
-        if isinstance(n, exp.Window):
+        if not isinstance(n, exp.Expression) or isinstance(n, exp.Window):
             continue
         if is_aggregate(n) and not _inside_window(n, node) and not _inside_subquery(n, node):
             return True
@@ -394,7 +395,8 @@ class Evaluator:
     def _if(self, node: exp.If, f):
         c = self.eval_bool(node.this, f)
         a = self.eval(node.args["true"], f)
-        b = self.eval(node.args.get("false"), f) if node.args.get("false") else pa.scalar(None, pa.null())
+        false = node.args.get("false")
+        b = self.eval(false, f) if false is not None else pa.scalar(None, pa.null())
         t = common_type([type_of(a), type_of(b)])
         return pc.if_else(c, cast_value(a, t), cast_value(b, t))
 
@@ -527,7 +529,8 @@ def param_scalar(v) -> pa.Scalar:
 _DECIMAL_OK = {"round", "abs", "sign", "coalesce", "nullif", "greatest", "least"}
 
 
-_DISPATCH = {
+# node class → evaluator method (self, node, frame); the node argument is the exact class
+_DISPATCH: dict[type[exp.Expression], Callable[[Evaluator, Any, Frame], Any]] = {
     exp.Column: Evaluator._column, exp.Literal: Evaluator._literal, exp.Parameter: Evaluator._param,
     exp.Placeholder: Evaluator._param, exp.Interval: Evaluator._interval,
     exp.Add: Evaluator._arith, exp.Sub: Evaluator._arith, exp.Mul: Evaluator._arith,

@@ -348,16 +348,17 @@ def _cast_from_text(v, target: pa.DataType, tz: str):
             return pc.cast(v, TS).cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
+        # zone-less text is wall-clock time: in the session zone for timestamptz, as-is for timestamp
+        zone = tz if target.tz else "UTC"
         try:
             naive = pc.cast(v, pa.timestamp("us"))
-            if tz.upper() in ("UTC", "GMT"):
+            if zone.upper() in ("UTC", "GMT"):
                 return naive.cast(pa.int64()).cast(target)
-            return pc.assume_timezone(naive, tz).cast(target)
+            return pc.assume_timezone(naive, zone).cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-        vals = v.to_pylist()
-        us = [None if s is None else parse_timestamp_us(s, tz) for s in vals]
-        return pa.array(us, pa.int64()).cast(target)
+        us_list = [None if s is None else parse_timestamp_us(s, zone) for s in v.to_pylist()]
+        return pa.array(us_list, pa.int64()).cast(target)
     try:
         return pc.cast(pc.utf8_trim_whitespace(v), target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

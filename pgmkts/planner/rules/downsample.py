@@ -9,8 +9,9 @@ from sqlglot import exp
 
 from pgmkts.planner.rules.common import column_is, is_constant
 
-FAST_AGGS = {exp.First: "first", exp.Last: "last", exp.Min: "min", exp.Max: "max", exp.Sum: "sum",
-             exp.Avg: "avg", exp.Count: "count"}
+FAST_AGGS: dict[type[exp.Expression], str] = {
+    exp.First: "first", exp.Last: "last", exp.Min: "min", exp.Max: "max", exp.Sum: "sum",
+    exp.Avg: "avg", exp.Count: "count"}
 
 
 @dataclass
@@ -32,7 +33,8 @@ def _time_fn(e: exp.Expression, qualifiers) -> str | None:
     if isinstance(e, exp.DateBin) and is_constant(e.this) and column_is(e.expression, "epoch", qualifiers):
         return "date_bin"
     if isinstance(e, exp.TimestampTrunc) and column_is(e.this, "epoch", qualifiers) and \
-            e.unit.name.lower() in ("second", "minute", "hour", "day"):
+            e.unit is not None and e.unit.name.lower() in ("second", "minute", "hour", "day") and \
+            e.args.get("zone") is None:
         return "date_trunc"
     return None
 

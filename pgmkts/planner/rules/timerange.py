@@ -29,7 +29,8 @@ def _txt(e: exp.Expression, fn: str) -> str:
     return e.sql(dialect="postgres")
 
 
-_FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
+_FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
+    exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
 
 def extract_time_range(conds: list[exp.Expression], qualifiers: set[str | None]
@@ -43,7 +44,8 @@ def extract_time_range(conds: list[exp.Expression], qualifiers: set[str | None]
     residual: list[exp.Expression] = []
     for c in conds:
         if isinstance(c, exp.GT | exp.GTE | exp.LT | exp.LTE | exp.EQ):
-            a, b, op = c.this, c.expression, type(c)
+            a, b = c.this, c.expression
+            op: type[exp.Expression] = type(c)
             if not column_is(a, "epoch", qualifiers) and column_is(b, "epoch", qualifiers):
                 a, b, op = b, a, _FLIP[op]
             if column_is(a, "epoch", qualifiers) and is_constant(b):
