@@ -2,36 +2,43 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: run test venv sysdeps lint bench clean
 
-$(STAMP): pyproject.toml
-	test -d $(VENV) || $(PY) -m venv $(VENV)
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
-	touch $(STAMP)
 
-venv: $(STAMP)
+# The server alone (make run).
+$(VENV)/.base: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
 
-# PostgreSQL 15 (server: correctness oracle; client: psql/pgbench) from Debian when absent.
+# Test and benchmark dependencies: the real clients (psycopg, asyncpg, pymarketstore, ADBC,
+# connectorx, SQLAlchemy, pandas) and the systems the benchmarks compare against.
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $(VENV)/.base $@
+
+venv: $(VENV)/.base
+
+# PostgreSQL 15 (oracle, psql, pgbench), pgjdbc, psqlODBC and node-postgres, when absent.
 sysdeps:
 	@./scripts/ensure-sysdeps.sh
 
-run: venv
+run: $(VENV)/.base
 	test -f mkts.yml || $(BIN)/pgmkts init --config mkts.yml
 	$(BIN)/pgmkts start --config mkts.yml --demo
 
-test: venv sysdeps
+test: $(VENV)/.test sysdeps
 	$(BIN)/ruff check pgmkts tests bench
 	$(BIN)/python -m pytest -q --timeout=600 tests
 
-lint: venv
+lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/mypy pgmkts
 
-bench: venv
-	$(BIN)/pip install -q -e '.[test,bench]'
+bench: $(VENV)/.test sysdeps
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -7,8 +7,10 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pyarrow as pa
 from sqlglot import exp
@@ -23,19 +25,52 @@ from pgmkts.planner.copy import parse_copy
 from pgmkts.planner.copyspec import CopySpec
 from pgmkts.planner.exec.expr import Evaluator, param_scalar
 from pgmkts.planner.exec.frame import Ctx, Frame
-from pgmkts.planner.exec.scan import run_values
-from pgmkts.planner.exec.select import run_query
+from pgmkts.planner.exec.scan import fast_bucket_columns, run_values
+from pgmkts.planner.exec.select import FastScan, fast_spec, run_query
 from pgmkts.planner.gucs import SettingsMixin, _show_name
 from pgmkts.planner.output import frame_fields, frame_result
 from pgmkts.planner.result import Bound, Field, Prepared, Result
 from pgmkts.planner.typing_ import infer_param_oids, null_param
 
-__all__ = ["Session", "Field", "Result", "Prepared", "Bound", "CopySpec"]
+__all__ = ["Session", "Field", "Result", "Prepared", "Bound", "CopySpec", "FastResult"]
+
+
+@dataclass
+class FastResult(Result):
+    """A FastScan's result. `cache_key` names its rows exactly — the statement, its parameters
+    and the bucket's data version read before the rows — so the wire may reuse the encoded
+    DataRows of an identical earlier result instead of formatting them again."""
+
+    cache_key: tuple | None = None
+
+
+_VERSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_VERSIONS_LOCK = threading.Lock()
+
+
+def data_versions(engine) -> dict[str, int]:
+    """Per-bucket change counters of `engine`, bumped by its change hook after every committed
+    create/write/delete/destroy (the hook runs after the rows are visible and before write()
+    returns). A reader that takes the counter *before* reading can only label rows with a
+    version that is current or already retired, never a newer one."""
+    with _VERSIONS_LOCK:
+        v = _VERSIONS.get(engine)
+        if v is None:
+            v = _VERSIONS[engine] = {}
+            versions = v
+
+            def bump(_lsn, _kind, tbk, _payload) -> None:
+                versions[tbk] = versions.get(tbk, 0) + 1
+            engine.subscribe_changes(bump)
+        return v
 
 _PLAN_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _PLAN_LOCK = threading.Lock()
 _PLAN_CACHE_SIZE = 512
+# FastScan per cached plan (id → (plan, spec)); the plan is kept so an id is never reused
+_FAST: dict[int, tuple[object, FastScan | None]] = {}
 
+FAST_INLINE_ROWS = 1000   # FastScans with a literal LIMIT up to this may run on the event loop
 _KW = re.compile(r"^\s*([A-Za-z]+)")
 _TXN_START = re.compile(r"^(begin|start\s+transaction)\b(.*)$", re.I | re.S)
 
@@ -222,6 +257,12 @@ class Session(SettingsMixin):
             fast = fastvalues.parse_insert(clean, params)
             if fast is not None:
                 return self._insert_frame(*fast)
+        # a cached plan means this text was parsed, routed past the catalog and planned before
+        # (catalog plans are never cached): reuse it without parsing or routing again
+        with _PLAN_LOCK:
+            plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+        if plan is not None:
+            return self._select(clean, plan, params)
         cat = compat.catalog_tree(clean)  # catalog compat (planner/compat.py): pg_catalog/information_schema
         if cat is not None:
             return compat.catalog_result(cat, self, params)
@@ -230,8 +271,7 @@ class Session(SettingsMixin):
 
     def _statement(self, text: str, tree: exp.Expression, params: list) -> Result:
         if isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
-            frame = self._run_plan(self._plan(text, tree), params)
-            return frame_result(frame, f"SELECT {frame.n}")
+            return self._select(text, self._plan(text, tree), params)
         if isinstance(tree, exp.Insert):
             return self._insert(tree, params)
         if isinstance(tree, exp.Delete):
@@ -276,6 +316,61 @@ class Session(SettingsMixin):
                 if len(_PLAN_CACHE) > _PLAN_CACHE_SIZE:
                     _PLAN_CACHE.popitem(last=False)
         return plan
+
+    def _select(self, text: str, plan, params: list) -> Result:
+        spec = self.fast_spec(plan)
+        if spec is not None and spec.ok is not False:
+            res = self._fast(text, plan, spec, params)
+            if res is not None:
+                return res
+        frame = self._run_plan(plan, params)
+        return frame_result(frame, f"SELECT {frame.n}")
+
+    def fast_spec(self, plan) -> FastScan | None:
+        hit = _FAST.get(id(plan))
+        if hit is not None and hit[0] is plan:
+            return hit[1]
+        spec = fast_spec(plan)
+        with _PLAN_LOCK:
+            if len(_FAST) > 4 * _PLAN_CACHE_SIZE:
+                _FAST.clear()
+            _FAST[id(plan)] = (plan, spec)
+        return spec
+
+    def is_fast(self, text: str) -> bool:
+        """True when `text` has a cached, validated FastScan plan: the wire may run it inline
+        on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
+        clean = parsemod.strip_comments(text.strip().rstrip(";"))
+        with _PLAN_LOCK:
+            plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+        if plan is None:
+            return False
+        hit = _FAST.get(id(plan))
+        return hit is not None and hit[0] is plan and hit[1] is not None and hit[1].ok is True \
+            and (hit[1].limit is not None and hit[1].limit <= FAST_INLINE_ROWS)
+
+    def _fast(self, text: str, plan, spec: FastScan, params: list) -> Result | None:
+        ctx = self._ctx(params)
+        tbk = spec.scan.rel.name
+        version = data_versions(self.engine).get(tbk, 0)   # before the read: see data_versions
+        cols = fast_bucket_columns(spec, ctx, Evaluator(ctx))
+        if cols is None:
+            return None
+        if spec.ok is None:
+            # first use: the general executor decides the fields and must agree on the rows
+            general = frame_result(self._run_plan(plan, params), "")
+            batch = next(general.batches, None)
+            schema = batch.schema if batch is not None else None
+            same = schema is not None and len(cols) == len(schema) and pa.RecordBatch.from_arrays(
+                cols, schema=schema).equals(batch) and next(general.batches, None) is None
+            spec.fields, spec.schema, spec.ok = general.fields, schema, same
+            if not same:
+                return None
+        assert spec.schema is not None
+        batch = pa.RecordBatch.from_arrays(cols, schema=spec.schema)
+        key = (text, tuple(map(_param_key, params)), tbk, version)
+        return FastResult(tag=f"SELECT {batch.num_rows}", fields=spec.fields, batches=iter([batch]),
+                          cache_key=key)
 
     def _run_plan(self, plan, params: list) -> Frame:
         ctx = self._ctx(params)
@@ -518,6 +613,11 @@ class Session(SettingsMixin):
 
         cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume)
         return Result(tag="COPY", fields=None, copy=cs)
+
+
+def _param_key(p: object) -> object:
+    """A parameter as part of a result cache key: its type too (1 and 1.0 and True differ)."""
+    return (type(p).__name__, p if isinstance(p, str | int | float | bool | bytes | None) else repr(p))
 
 
 def _timeout_ms(v: str) -> float:

@@ -9,14 +9,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("duckdb")
-pytest.importorskip("arcticdb")
-pytest.importorskip("tables")
-pytest.importorskip("adbc_driver_postgresql")
-pytest.importorskip("matplotlib")
-
 
 def test_bench_runs_end_to_end(tmp_path: Path) -> None:
     from bench import run

@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import psycopg
 import pymarketstore as pymkts
 import pytest
 
@@ -82,7 +83,6 @@ def test_rpc_writes_survive_kill9(tmp_path, round_):
 
 
 def test_sql_commits_survive_kill9(tmp_path):
-    psycopg = pytest.importorskip("psycopg")
     srv = ServerProcess(root=tmp_path / "data", port=free_port(), rpc_port=free_port()).start()
     acked: list[int] = []
     with psycopg.connect(srv.dsn, autocommit=True) as conn:

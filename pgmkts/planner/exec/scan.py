@@ -412,3 +412,29 @@ def _join_key(a):
     if pa.types.is_float32(a.type):
         return a.cast(pa.float64())
     return a
+
+
+def fast_bucket_columns(spec, ctx: Ctx, ev) -> list[pa.Array] | None:
+    """Output columns of a FastScan (select.py) straight from Engine.read; None when the general
+    path must run (Describe, or a transaction with buffered writes to this bucket)."""
+    scan = spec.scan
+    rel = scan.rel
+    if getattr(ctx, "schema_only", False) or overlay.pending_for(ctx.session, rel.name):
+        return None
+    empty = Frame([], [], 1)
+    start, end, none = time_bounds(scan, ev, empty)
+    limit = spec.limit
+    if limit is None:
+        lv = ev.eval(scan.limit, empty)
+        limit = int(lv.as_py()) if lv.is_valid else None
+        if limit is not None and limit < 0:
+            raise errors.InvalidParameterValue("LIMIT must not be negative")
+    if none or limit == 0:
+        f = _empty(rel, spec.cols, scan.alias)
+    else:
+        data = ctx.engine.read(rel.name, start, end, columns=scan.columns, limit=limit, from_end=scan.from_end)
+        if spec.desc:
+            # storage rows are ascending and epochs unique (fixed-length bucket): DESC is a reversal
+            data = {k: np.ascontiguousarray(v[::-1]) for k, v in data.items()}
+        f = bucket_frame(rel, data, spec.cols, scan.alias, None)
+    return [f.cols[i] for i in spec.pick]

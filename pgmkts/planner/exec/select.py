@@ -3,6 +3,8 @@ ORDER BY → DISTINCT [ON] → OFFSET/LIMIT, plus set operations and sub-queries
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 from sqlglot import exp
@@ -574,3 +576,70 @@ def _correlated(node, ctx: Ctx, outer: Frame):
         ctx.outer = saved
     t = common_type([v.type for v in vals]) if vals else pa.null()
     return pa.array([cast_value(v, t).as_py() for v in vals], t)
+
+
+# ---------------------------------------------------------------------- small-query fast path
+@dataclass
+class FastScan:
+    """A plan that is only "columns of one bucket, ordered by epoch, LIMIT n" (the dashboard /
+    pgbench "last 100 bars" shape). Storage already returns such rows in time order, last-n
+    reads included, so the whole of run_select reduces to a read, an optional reversal and a
+    projection: no Frame, no sort key, no pyarrow compute per execution (those cost tens of µs
+    each). Validated once against the general path before use (session.py)."""
+
+    scan: P.Scan
+    cols: list                    # relation columns the scan produces, as run_scan picks them
+    pick: list[int]               # output column i is cols[pick[i]]
+    desc: bool                    # ORDER BY epoch DESC: reverse the (ascending) storage rows
+    limit: int | None             # literal LIMIT; None → evaluate scan.limit (a $n parameter)
+    fields: list | None = None    # the general path's Fields / schema, set by validation
+    schema: pa.Schema | None = None
+    ok: bool | None = None        # None: not validated yet
+
+
+def fast_spec(plan) -> FastScan | None:
+    """The FastScan for `plan`, or None when any clause needs the general executor."""
+    if not isinstance(plan, P.SelectPlan) or plan.ctes or plan.downsample is not None:
+        return None
+    if plan.where is not None or plan.has_agg or plan.has_window:
+        return None
+    scan = plan.source
+    if not isinstance(scan, P.Scan) or scan.rel.kind != "bucket" or scan.rel.variable_length:
+        return None
+    if scan.limit is None or scan.symbols is not None or scan.latest_per_bucket or scan.dict_symbol:
+        return None
+    sel = plan.node
+    for arg in ("distinct", "offset", "group", "having", "qualify", "windows", "joins", "laterals",
+                "into", "locks", "sample", "kind", "with_"):
+        if sel.args.get(arg):
+            return None
+    order, lim = sel.args.get("order"), sel.args.get("limit")
+    if order is None or len(order.expressions) != 1 or lim is None or lim.expression is not scan.limit:
+        return None
+    rel = scan.rel
+    cols = [c for c in rel.columns if scan.columns is None or c.storage in (None, "Epoch")
+            or c.storage in scan.columns or c.storage == "Nanoseconds"]
+    if any(c.storage is None for c in cols):
+        return None   # computed columns (symbol) take the general path
+    by_name = {c.name: i for i, c in enumerate(cols)}
+    o = order.expressions[0]
+    key = o.this
+    if not isinstance(key, exp.Column) or key.table not in ("", scan.alias, rel.name):
+        return None
+    ki = by_name.get(output_name(key))
+    desc = bool(o.args.get("desc"))
+    if ki is None or cols[ki].storage != "Epoch" or desc != scan.from_end:
+        return None
+    pick: list[int] = []
+    for e in sel.expressions:
+        if isinstance(e, exp.Star):
+            pick.extend(range(len(cols)))
+        elif isinstance(e, exp.Column) and not isinstance(e.this, exp.Star) and \
+                e.table in ("", scan.alias, rel.name) and output_name(e) in by_name:
+            pick.append(by_name[output_name(e)])
+        else:
+            return None
+    limit = None
+    if isinstance(scan.limit, exp.Literal) and scan.limit.is_int:
+        limit = int(scan.limit.this)
+    return FastScan(scan, cols, pick, desc, limit)
