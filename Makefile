@@ -22,7 +22,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.base
 
-# PostgreSQL 15 (oracle, psql, pgbench), pgjdbc, psqlODBC and node-postgres, when absent.
+# PostgreSQL 15 (oracle, psql, pgbench), pgjdbc, psqlODBC, Go pgx/lib/pq and node-postgres, when absent.
 sysdeps:
 	@./scripts/ensure-sysdeps.sh
 

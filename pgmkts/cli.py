@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -12,7 +13,7 @@ from pgmkts.config import DEFAULT_YAML, Config, load_config
 from pgmkts.errors import ConfigError, PgmktsError
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     click.echo(f"pgmkts: {msg}", err=True)
     sys.exit(2)
 
@@ -31,7 +32,10 @@ def init(config_path: str, force: bool) -> None:
     p = Path(config_path)
     if p.exists() and not force:
         _fail(f"{p} exists; use --force to overwrite")
-    p.write_text(DEFAULT_YAML)
+    try:
+        p.write_text(DEFAULT_YAML)
+    except OSError as e:
+        _fail(f"cannot write {p}: {e.strerror or e}")
     click.echo(f"wrote {p}")
 
 
@@ -41,14 +45,14 @@ def _load(config_path: str | None, **overrides) -> Config:
         return cfg.with_overrides(**overrides)
     except ConfigError as e:
         _fail(str(e))
-        raise  # unreachable
 
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(), help="mkts.yml (default: built-in defaults)")
 @click.option("--root", type=click.Path(), help="data directory (overrides root_directory)")
-@click.option("--port", type=int, help="PostgreSQL port (overrides listen_port; 0 = any free port)")
-@click.option("--rpc-port", type=int, help="native RPC port (overrides rpc_listen_port)")
+@click.option("--port", type=click.IntRange(0, 65535),
+              help="PostgreSQL port (overrides listen_port; 0 = any free port)")
+@click.option("--rpc-port", type=click.IntRange(0, 65535), help="native RPC port (overrides rpc_listen_port)")
 @click.option("--host", help="listen address (overrides listen_host)")
 @click.option("--demo/--no-demo", default=False, help="seed synthetic demo data into an empty data directory")
 def start(config_path, root, port, rpc_port, host, demo) -> None:
@@ -71,6 +75,8 @@ def start(config_path, root, port, rpc_port, host, demo) -> None:
         asyncio.run(serve(cfg, demo=demo))
     except ConfigError as e:
         _fail(str(e))
+    except PgmktsError as e:  # the engine cannot open: the directory is in use, a damaged WAL, ...
+        _fail(f"root_directory: {e}")
     except KeyboardInterrupt:
         pass
 
@@ -87,9 +93,13 @@ def connect(url, directory, command) -> None:
     if bool(url) == bool(directory):
         _fail("give exactly one of --url HOST:PORT or --dir DIR")
     try:
-        run_shell(url=url, directory=directory, command=command)
+        ok = run_shell(url=url, directory=directory, command=command)
     except PgmktsError as e:
         _fail(f"{e.sqlstate}: {e}")
+    except (ValueError, OSError) as e:  # a malformed --url, an unreachable server
+        _fail(str(e))
+    if not ok and command:
+        sys.exit(1)  # as psql -c: a failed statement fails the command
 
 
 @main.command(name="import")
@@ -105,6 +115,8 @@ def import_(file, tbk, root, variable_length) -> None:
         n = import_file(root, file, tbk, variable_length=variable_length)
     except PgmktsError as e:
         _fail(str(e))
+    except OSError as e:
+        _fail(f"{file}: {e.strerror or e}")
     click.echo(f"imported {n} rows into {tbk}")
 
 
@@ -120,4 +132,6 @@ def export(tbk, file, root) -> None:
         n = export_file(root, tbk, file)
     except PgmktsError as e:
         _fail(str(e))
+    except OSError as e:  # the output file cannot be created
+        _fail(f"{file}: {e.strerror or e}")
     click.echo(f"exported {n} rows from {tbk} to {file}")

@@ -262,7 +262,7 @@ def _check_timezone(tz: str) -> None:
 
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdata directory, e.g. "America"
         raise ConfigError(f"mkts.yml: timezone: unknown time zone {tz!r}") from None
 
 

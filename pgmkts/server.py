@@ -36,6 +36,9 @@ def check_root(config: Config) -> Path:
 
 def check_ports(config: Config) -> None:
     """Fail fast with a one-line error naming the key when a port is taken."""
+    if config.listen_port and config.listen_port == config.rpc_listen_port:
+        raise ConfigError(f"listen_port and rpc_listen_port: both are {config.listen_port}; "
+                          "they need different ports")
     for key, port in (("listen_port", config.listen_port), ("rpc_listen_port", config.rpc_listen_port)):
         if port == 0:
             continue
@@ -68,8 +71,13 @@ async def serve(config: Config, *, demo: bool = False) -> None:
     from pgmkts.rpc.http import handle_http, start_rpc_server
     from pgmkts.wire.server import start_pg_server
 
-    engine = await asyncio.to_thread(open_engine, config)
     loop = asyncio.get_running_loop()
+    # from the start: a signal during WAL replay or catch-up ends the server once it is up,
+    # through the same clean shutdown (not the default handler's abrupt exit)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    engine = await asyncio.to_thread(open_engine, config)
     try:
         if demo and not engine.buckets():
             from pgmkts.plugins.demo_feeder import seed_demo
@@ -97,9 +105,6 @@ async def serve(config: Config, *, demo: bool = False) -> None:
         rpc = await start_rpc_server(app, config.listen_host, config.rpc_listen_port)
         pg_port = pg.sockets[0].getsockname()[1]
         rpc_port = rpc.sockets[0].getsockname()[1]
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         for w in workers:
             if hasattr(w, "start"):
                 w.start()
@@ -109,17 +114,60 @@ async def serve(config: Config, *, demo: bool = False) -> None:
               flush=True)
         await stop.wait()
         log.info("shutting down")
-        for w in workers:
+        for w in workers:  # stop() joins the worker's thread: off the loop, sessions still run
             if hasattr(w, "stop"):
-                w.stop()
+                await asyncio.to_thread(w.stop)
         pg.close()
         rpc.close()
         if config.stop_grace_period > 0:
+            # Server.wait_closed waits for open connections only from Python 3.12 on: also watch
+            # the PostgreSQL session registry
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(
-                    asyncio.gather(pg.wait_closed(), rpc.wait_closed()), config.stop_grace_period)
+                    asyncio.gather(pg.wait_closed(), rpc.wait_closed(), _sessions_gone(app)),
+                    config.stop_grace_period)
+        # Sessions still open end as in PostgreSQL's fast shutdown, before the engine closes under
+        # them (asyncio.run would only cancel their tasks after this coroutine returned).
+        _terminate_sessions(app)
         for u in unsubscribe:
             u()
+        hub.detach()
+        await _end_other_tasks(grace=0.5)
     finally:
         await asyncio.to_thread(engine.close)
     print("pgmkts stopped", flush=True)
+
+
+async def _sessions_gone(app: App) -> None:
+    registry = app.extras.get("pg")
+    while registry is not None and registry.conns:
+        await asyncio.sleep(0.05)
+
+
+def _terminate_sessions(app: App) -> None:
+    """FATAL 57P01 to every open PostgreSQL session, then close its socket: the client sees
+    "terminating connection due to administrator command" and its handler ends at EOF."""
+    registry = app.extras.get("pg")
+    if registry is None or not registry.conns:
+        return
+    from pgmkts.errors import AdminShutdown
+    from pgmkts.wire.messages import error_from_exception
+
+    msg = error_from_exception(AdminShutdown("terminating connection due to administrator command"), "FATAL")
+    for conn in list(registry.conns.values()):
+        with contextlib.suppress(Exception):
+            # whole messages only reach the socket, so the error can follow whatever was sent
+            conn.writer.write(msg)
+            conn.writer.close()
+
+
+async def _end_other_tasks(grace: float) -> None:
+    """Let connection handlers finish (closed sockets end them), then cancel what is left."""
+    me = asyncio.current_task()
+    rest = [t for t in asyncio.all_tasks() if t is not me and not t.done()]
+    if not rest:
+        return
+    _done, pending = await asyncio.wait(rest, timeout=grace)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def _format(names: list[str], rows: list[tuple]) -> str:
@@ -22,8 +27,8 @@ def _statements() -> Iterator[str]:
     while True:
         try:
             line = input("pgmkts=> " if interactive and not buf else "") if interactive else sys.stdin.readline()
-        except EOFError:
-            line = ""
+        except EOFError:  # Ctrl-D at the prompt
+            break
         if not interactive and line == "":
             break
         if line.strip() in ("\\q", "quit", "exit"):
@@ -36,14 +41,42 @@ def _statements() -> Iterator[str]:
         yield "\n".join(buf)
 
 
-def run_shell(*, url: str | None, directory: str | None, command: str | None) -> None:
-    stmts = [command] if command else _statements()
+def _rows(batches: Iterable[pa.RecordBatch]) -> list[tuple]:
+    """Rows of a result by position (column names may repeat; a result may have no batches)."""
+    rows: list[tuple] = []
+    for b in batches:
+        rows.extend(zip(*(c.to_pylist() for c in b.columns), strict=True))
+    return rows
+
+
+def _error(sqlstate: str | None, message: str) -> None:
+    print(f"ERROR: {sqlstate}: {message}", file=sys.stderr, flush=True)
+
+
+def _address(url: str) -> tuple[str, int]:
+    host, sep, port = url.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--url must be HOST:PORT, got {url!r}")
+    if host.startswith("[") and host.endswith("]"):  # [::1]:5993
+        host = host[1:-1]
+    return host or "127.0.0.1", int(port)
+
+
+def run_shell(*, url: str | None, directory: str | None, command: str | None) -> bool:
+    """Run statements from -c or stdin; False when any statement failed."""
+    stmts: Iterable[str] = [command] if command else _statements()
+    ok = True
     if url:
         import psycopg
 
-        host, _, port = url.rpartition(":")
-        with psycopg.connect(host=host or "127.0.0.1", port=int(port), user="pgmkts",
-                             dbname="pgmkts", autocommit=True) as conn:
+        host, port = _address(url)
+        try:
+            # PGUSER / PGPASSWORD (libpq's variables) for servers with auth.method other than trust
+            conn = psycopg.connect(host=host, port=port, user=os.environ.get("PGUSER", "pgmkts"),
+                                   dbname="pgmkts", autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as e:
+            raise ConnectionError(f"cannot connect to {host}:{port}: {str(e).strip()}") from None
+        with conn:
             for sql in stmts:
                 try:
                     cur = conn.execute(sql)
@@ -52,24 +85,25 @@ def run_shell(*, url: str | None, directory: str | None, command: str | None) ->
                     else:
                         print(cur.statusmessage)
                 except psycopg.Error as e:
-                    print(f"ERROR: {e.diag.sqlstate}: {e.diag.message_primary}")
-        return
+                    ok = False
+                    _error(e.diag.sqlstate, e.diag.message_primary or str(e))
+        return ok
+    if directory is None:
+        raise ValueError("give --url HOST:PORT or --dir DIR")
     from pgmkts.errors import PgmktsError
     from pgmkts.planner.session import Session
     from pgmkts.storage import Engine
 
-    with Engine(directory) as engine:  # type: ignore[arg-type]
+    with Engine(directory) as engine:
         session = Session(engine)
         for sql in stmts:
             try:
                 for res in session.execute(sql):
                     if res.fields is not None:
-                        import pyarrow as pa
-
-                        tbl = pa.Table.from_batches(list(res.batches)) if res.fields else None
-                        rows = [tuple(r.values()) for r in tbl.to_pylist()] if tbl is not None else []
-                        print(_format([f.name for f in res.fields], rows))
-                    else:
+                        print(_format([f.name for f in res.fields], _rows(res.batches)))
+                    elif not res.empty:
                         print(res.tag)
             except PgmktsError as e:
-                print(f"ERROR: {e.sqlstate}: {e}")
+                ok = False
+                _error(e.sqlstate, str(e))
+    return ok

@@ -6,6 +6,7 @@ rather than a hand-rolled progress bar).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ _TIME_NAMES = ("epoch", "time", "timestamp", "datetime", "date", "ts")
 
 def _epoch_columns(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Seconds and nanoseconds from an integer (seconds) or timestamp column."""
+    if col.null_count:
+        raise InvalidParameterValue(f"time column: {col.null_count} row(s) have no time value")
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
         ns = pc.cast(pc.cast(col, pa.timestamp("ns", tz="UTC") if pa.types.is_timestamp(col.type)
                              else pa.timestamp("ns")), pa.int64()).to_numpy(zero_copy_only=False)
@@ -37,27 +40,40 @@ def _epoch_columns(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
     raise InvalidParameterValue(f"time column has type {col.type}; expected integer seconds or a timestamp")
 
 
-def _batches(path: Path):
+def _open(path: Path) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """(column names, record batches) of a Parquet or CSV file; the names even when it has no rows."""
     if path.suffix.lower() in (".parquet", ".pq"):
         f = pq.ParquetFile(path)
-        yield from f.iter_batches(batch_size=1 << 20)
-    else:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=64 << 20))
-        yield from reader
+        return f.schema_arrow.names, f.iter_batches(batch_size=1 << 20)
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=64 << 20))
+    return reader.schema.names, iter(reader)
+
+
+def _time_column(path: Path, names: list[str]) -> str:
+    tcol = next((n for n in names if n.lower() in _TIME_NAMES), None)
+    if tcol is None:
+        raise InvalidParameterValue(f"{path}: no time column (one of {', '.join(_TIME_NAMES)})")
+    return tcol
 
 
 def import_file(root: str | Path, file: str | Path, tbk: str, *, variable_length: bool = False) -> int:
-    """Load FILE into bucket TBK; returns rows written."""
+    """Load FILE into bucket TBK; returns rows written. Unreadable files raise InvalidParameterValue."""
+    try:
+        return _import(root, Path(file), tbk, variable_length)
+    except pa.ArrowInvalid as e:  # malformed CSV/Parquet, types that change between blocks
+        raise InvalidParameterValue(f"{file}: {e}") from None
+
+
+def _import(root: str | Path, path: Path, tbk: str, variable_length: bool) -> int:
     from pgmkts.storage import Engine
 
-    path = Path(file)
+    names, batches = _open(path)
+    _time_column(path, names)  # fail before creating anything
     total = 0
     with Engine(root) as engine, tqdm(desc=f"import {path.name}", unit=" rows", unit_scale=True) as bar:
-        for batch in _batches(path):
+        for batch in batches:
             names = batch.schema.names
-            tcol = next((n for n in names if n.lower() in _TIME_NAMES), None)
-            if tcol is None:
-                raise InvalidParameterValue(f"{path}: no time column (one of {', '.join(_TIME_NAMES)})")
+            tcol = _time_column(path, names)
             sec, nanos = _epoch_columns(batch.column(tcol))
             data: dict[str, np.ndarray] = {"Epoch": sec}
             for n in names:

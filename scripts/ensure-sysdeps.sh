@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Finds or installs what the tests need beyond Python packages, from Debian's packages and npm:
 #   PostgreSQL 15 server (correctness oracle) and client (psql, pgbench: real clients);
-#   pgjdbc + a JDK, psqlODBC + unixODBC (client-compatibility tests); node-postgres (npm).
+#   pgjdbc + a JDK, psqlODBC + unixODBC, Go with pgx v4 and lib/pq (GOPATH sources under
+#   /usr/share/gocode) (client-compatibility tests); node-postgres (npm).
 set -eu
 cd "$(dirname "$0")/.."
 missing=()
@@ -15,6 +16,9 @@ command -v javac >/dev/null || missing+=(default-jdk-headless)
   || missing+=(odbc-postgresql)
 ldconfig -p 2>/dev/null | grep -q 'libodbc.so.2' || missing+=(unixodbc)
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+command -v go >/dev/null || missing+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/jackc/pgx/v4 ] || missing+=(golang-github-jackc-pgx-v4-dev)
+[ -d /usr/share/gocode/src/github.com/lib/pq ] || missing+=(golang-github-lib-pq-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then

@@ -3,13 +3,14 @@ settings and transaction state, buffers writes until COMMIT. See docs/INTERFACES
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -23,12 +24,13 @@ from pgmkts.planner import settings as S
 from pgmkts.planner import write as W
 from pgmkts.planner.copy import parse_copy
 from pgmkts.planner.copyspec import CopySpec
+from pgmkts.planner.exec import overlay
 from pgmkts.planner.exec.expr import Evaluator, param_scalar
 from pgmkts.planner.exec.frame import Ctx, Frame
 from pgmkts.planner.exec.scan import fast_bucket_columns, run_values
 from pgmkts.planner.exec.select import FastScan, fast_spec, run_query
 from pgmkts.planner.gucs import SettingsMixin, _show_name
-from pgmkts.planner.output import frame_fields, frame_result
+from pgmkts.planner.output import BATCH_ROWS, frame_fields, frame_result
 from pgmkts.planner.result import Bound, Field, Prepared, Result
 from pgmkts.planner.typing_ import infer_param_oids, null_param
 
@@ -42,33 +44,39 @@ class FastResult(Result):
     DataRows of an identical earlier result instead of formatting them again."""
 
     cache_key: tuple | None = None
+    # lazy form (Session.lazy_fast, set by the wire): `tag` is empty and `rows()` reads the rows
+    # only if the wire has no encoded copy of them under `cache_key`
+    rows: Callable[[], pa.RecordBatch] | None = None
 
 
 _VERSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _VERSIONS_LOCK = threading.Lock()
+_ENGINE_SERIAL = iter(range(1, 1 << 62))
 
 
-def data_versions(engine) -> dict[str, int]:
-    """Per-bucket change counters of `engine`, bumped by its change hook after every committed
-    create/write/delete/destroy (the hook runs after the rows are visible and before write()
-    returns). A reader that takes the counter *before* reading can only label rows with a
-    version that is current or already retired, never a newer one."""
+def data_versions(engine) -> tuple[int, dict[str, int]]:
+    """(serial of `engine`, its per-bucket change counters), the counters bumped by its change
+    hook after every committed create/write/delete/destroy (the hook runs after the rows are
+    visible and before write() returns). A reader that takes the counter *before* reading can
+    only label rows with a version that is current or already retired, never a newer one.
+    The serial tells engines apart (an id() may be reused after one is closed)."""
     with _VERSIONS_LOCK:
-        v = _VERSIONS.get(engine)
-        if v is None:
-            v = _VERSIONS[engine] = {}
-            versions = v
+        got = _VERSIONS.get(engine)
+        if got is None:
+            versions: dict[str, int] = {}
+            got = _VERSIONS[engine] = (next(_ENGINE_SERIAL), versions)
 
             def bump(_lsn, _kind, tbk, _payload) -> None:
                 versions[tbk] = versions.get(tbk, 0) + 1
             engine.subscribe_changes(bump)
-        return v
+        return got
 
 _PLAN_CACHE: OrderedDict[tuple, object] = OrderedDict()
 _PLAN_LOCK = threading.Lock()
 _PLAN_CACHE_SIZE = 512
 # FastScan per cached plan (id → (plan, spec)); the plan is kept so an id is never reused
 _FAST: dict[int, tuple[object, FastScan | None]] = {}
+_DESCRIBED: dict[tuple[int, tuple[int, ...]], tuple[object, list[Field]]] = {}   # same keeping rule
 
 FAST_INLINE_ROWS = 1000   # FastScans with a literal LIMIT up to this may run on the event loop
 _KW = re.compile(r"^\s*([A-Za-z]+)")
@@ -104,6 +112,7 @@ class Session(SettingsMixin):
         self._txn_read_only = False
         self._saved_settings: dict[str, str] | None = None
         self._local_settings: dict[str, str] = {}
+        self.lazy_fast = False   # the wire reads FastResult.rows() itself (see FastResult)
 
     # ------------------------------------------------------------------ settings
     # ------------------------------------------------------------------ entry points
@@ -134,7 +143,19 @@ class Session(SettingsMixin):
         fields = None
         if isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
             plan = self._plan(text, tree)
-            fields = self._describe(plan, oids)
+            # a cached plan's result columns depend only on the parameter types: drivers that
+            # Parse an unnamed statement per query (pgbench -M extended, JDBC) reuse them
+            dkey = (id(plan), tuple(oids))
+            hit = _DESCRIBED.get(dkey)
+            if hit is not None and hit[0] is plan:
+                fields = list(hit[1])
+            else:
+                fields = self._describe(plan, oids)
+                if not _has_catalog(plan):   # catalog plans are never cached: nothing to reuse
+                    with _PLAN_LOCK:
+                        if len(_DESCRIBED) > 4 * _PLAN_CACHE_SIZE:
+                            _DESCRIBED.clear()
+                        _DESCRIBED[dkey] = (plan, list(fields))
         return Prepared(sql, oids, fields, stmt=("sql", text))
 
     def bind(self, prep: Prepared, params: list[object | None]) -> Bound:
@@ -352,7 +373,22 @@ class Session(SettingsMixin):
     def _fast(self, text: str, plan, spec: FastScan, params: list) -> Result | None:
         ctx = self._ctx(params)
         tbk = spec.scan.rel.name
-        version = data_versions(self.engine).get(tbk, 0)   # before the read: see data_versions
+        if getattr(ctx, "schema_only", False) or overlay.pending_for(self, tbk):
+            return None   # the general path reads this transaction's buffered writes too
+        serial, versions = data_versions(self.engine)
+        version = versions.get(tbk, 0)   # taken before the read: see data_versions
+        key = (serial, W.catalog_version(), text, tuple(map(_param_key, params)), tbk, version)
+        small = spec.limit is not None and spec.limit <= FAST_INLINE_ROWS and spec.deterministic
+        if spec.ok and self.lazy_fast and small:
+            def rows() -> pa.RecordBatch:
+                try:
+                    cols = fast_bucket_columns(spec, ctx, Evaluator(ctx))
+                    assert cols is not None and spec.schema is not None
+                    return pa.RecordBatch.from_arrays(cols, schema=spec.schema)
+                except Exception:
+                    self._fail()
+                    raise
+            return FastResult(tag="", fields=spec.fields, cache_key=key, rows=rows)
         cols = fast_bucket_columns(spec, ctx, Evaluator(ctx))
         if cols is None:
             return None
@@ -368,7 +404,9 @@ class Session(SettingsMixin):
                 return None
         assert spec.schema is not None
         batch = pa.RecordBatch.from_arrays(cols, schema=spec.schema)
-        key = (text, tuple(map(_param_key, params)), tbk, version)
+        if not small:   # large, $n LIMIT or now() bound: streamed in batches like any result, not cached
+            return Result(tag=f"SELECT {batch.num_rows}", fields=spec.fields, batches=iter(
+                [batch.slice(i, BATCH_ROWS) for i in range(0, batch.num_rows, BATCH_ROWS)]))
         return FastResult(tag=f"SELECT {batch.num_rows}", fields=spec.fields, batches=iter([batch]),
                           cache_key=key)
 
@@ -446,7 +484,7 @@ class Session(SettingsMixin):
                 self.engine.write_many(batch)
                 batch = []
             tbk, start, end = arg  # type: ignore[misc]
-            self.engine.delete(tbk, start, end)
+            self.engine.delete(tbk, start, end)  # type: ignore[has-type]
         if batch:
             self.engine.write_many(batch)
 
@@ -620,6 +658,7 @@ def _param_key(p: object) -> object:
     return (type(p).__name__, p if isinstance(p, str | int | float | bool | bytes | None) else repr(p))
 
 
+@functools.lru_cache(maxsize=64)   # parsed per statement otherwise; the setting rarely changes
 def _timeout_ms(v: str) -> float:
     """statement_timeout as PostgreSQL reads it: plain number = ms, or with a unit (ms, s, min)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*", str(v))

@@ -47,7 +47,8 @@ def create_table(engine, node: exp.Create) -> str:
     if table.db and table.db.lower() != "public":
         raise errors.FeatureNotSupported(f"CREATE TABLE in schema {table.db}")
     props = {}
-    for p in (node.args.get("properties").expressions if node.args.get("properties") else []):
+    props_node = node.args.get("properties")
+    for p in (props_node.expressions if props_node else []):
         if isinstance(p, exp.Property):
             key = p.this.name.lower() if hasattr(p.this, "name") else str(p.this).lower()
             val = p.args.get("value")
@@ -79,7 +80,8 @@ def create_table(engine, node: exp.Create) -> str:
             continue
         dt = _DTYPE_OF.get(tname)
         if dt is None:
-            raise errors.FeatureNotSupported(f"column type {kind_t.sql(dialect='postgres')} (column {cname})")
+            shown = kind_t.sql(dialect="postgres") if kind_t is not None else "(none)"
+            raise errors.FeatureNotSupported(f"column type {shown} (column {cname})")
         cols.append((cname, dt))
     if not has_epoch:
         raise errors.InvalidParameterValue("a time-series table needs an epoch timestamptz column")
@@ -214,7 +216,16 @@ def to_batches(rel: bind.Relation, frame: Frame, colnames: list[str], tz: str = 
     if sym.null_count:
         raise errors.NotNullViolation(f'null value in column "symbol" of relation "{rel.name}"')
     gid, ng = group_ids([sym], n)
-    out = []
+    out: list[tuple[str, dict[str, np.ndarray], bool | None]] = []
+    change = np.flatnonzero(gid[1:] != gid[:-1]) + 1
+    if len(change) == ng - 1:
+        # each symbol's rows are contiguous (clients COPY a symbol at a time): slices, without
+        # the sort and the per-column gathers
+        edges = [0, *change.tolist(), n]
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            tbk = f"{sym[a].as_py()}/{rel.timeframe}/{rel.attrgroup}"
+            out.append((tbk, {k: v[a:b] for k, v in data.items()}, variable))
+        return out
     order = np.argsort(gid, kind="stable")
     bounds = np.flatnonzero(np.diff(gid[order])) + 1
     for idx in np.split(order, bounds):

@@ -89,7 +89,12 @@ class DemoFeeder(ThreadedWorker):
         config = dict(config or {})
         self.engine = engine
         self.name = name
-        self.symbols = [str(s) for s in config.get("symbols", DEMO_SYMBOLS)]
+        symbols = config.get("symbols", DEMO_SYMBOLS)
+        if isinstance(symbols, str):  # `symbols: DEMO-X` or "DEMO-X,DEMO-Y"
+            symbols = [s.strip() for s in symbols.split(",") if s.strip()]
+        if not isinstance(symbols, Sequence):
+            raise errors.ConfigError(f"demo_feeder: symbols must be a list, got {symbols!r}")
+        self.symbols = [str(s) for s in symbols]
         for s in self.symbols:
             if not s.upper().startswith(DEMO_PREFIX):
                 raise errors.ConfigError(f"demo_feeder: symbol {s!r} must start with {DEMO_PREFIX!r} "
@@ -99,8 +104,12 @@ class DemoFeeder(ThreadedWorker):
             self.tf = timeframe_seconds(self.timeframe)
         except errors.PgmktsError as exc:
             raise errors.ConfigError(f"demo_feeder: bad timeframe {self.timeframe!r}") from exc
-        self.interval = float(config.get("interval", self.tf))
-        if self.interval <= 0:
+        try:
+            self.interval = float(config.get("interval", self.tf))
+        except (TypeError, ValueError):
+            raise errors.ConfigError(f"demo_feeder: interval must be a number of seconds, "
+                                     f"got {config.get('interval')!r}") from None
+        if not self.interval > 0:  # also refuses NaN
             raise errors.ConfigError("demo_feeder: interval must be > 0 seconds")
 
     def step(self, now: float | None = None) -> int:

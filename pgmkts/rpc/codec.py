@@ -165,8 +165,8 @@ def sql_result_columns(result: Any) -> dict[str, np.ndarray]:
                           for f in result.fields})
     out: dict[str, np.ndarray] = {}
     epoch_name = None
-    for name in table.column_names:
-        col = table.column(name)
+    for i, name in enumerate(table.column_names):
+        col = table.column(i)  # by position: table.column(name) fails on a repeated name
         t = col.type
         if pa.types.is_timestamp(t) or pa.types.is_date(t):
             arr = col.cast(pa.timestamp("us", tz=getattr(t, "tz", None))) if pa.types.is_date(t) else col
@@ -190,6 +190,9 @@ def sql_result_columns(result: Any) -> dict[str, np.ndarray]:
                                 dtype=str)
             if values.dtype.itemsize == 0 or values.size == 0:
                 values = values.astype("<U1")
+        if name in out:  # the reply maps names to columns: a repeated name would lose one
+            raise errors.AmbiguousColumn(f"the SQL result has more than one column named {name!r}; "
+                                         "give them distinct aliases")
         out[name] = np.ascontiguousarray(values)
     if "Epoch" not in out:
         # pymarketstore indexes the frame by the first column as epoch seconds; give it one

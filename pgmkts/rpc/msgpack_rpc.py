@@ -5,6 +5,7 @@ little-endian buffer per column; decoding and encoding are numpy per column, nev
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -79,6 +80,7 @@ class RpcService:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._tls = threading.local()  # per-request state: handle() runs in several threads at once
         self.methods = {
             "DataService.Query": self.query,
             "DataService.Write": self.write,
@@ -89,6 +91,15 @@ class RpcService:
         }
 
     # --- envelope
+    @property
+    def _rows_out(self) -> int:
+        """Rows returned by the request this thread is handling (for the rows_out metric)."""
+        return getattr(self._tls, "rows_out", 0)
+
+    @_rows_out.setter
+    def _rows_out(self, n: int) -> None:
+        self._tls.rows_out = n
+
     @property
     def engine(self):
         return self.app.engine

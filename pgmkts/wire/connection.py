@@ -44,6 +44,7 @@ FLUSH_BYTES = 1 << 16          # buffered protocol output is written once it exc
 # so inline execution is off unless PGMKTS_WIRE_CHEAP_MS is set (e.g. 2) to re-measure.
 CHEAP_SECONDS = float(os.environ.get("PGMKTS_WIRE_CHEAP_MS", "0")) / 1000
 INLINE_ROWS = 2048             # batches up to this size are encoded inline after a cheap statement
+CACHED_INLINE_ROWS = 256       # a FastResult this small is encoded on the loop (~1 ms text) before caching
 
 
 class Connection(ExtendedMixin, ListenMixin):
@@ -315,6 +316,7 @@ class Connection(ExtendedMixin, ListenMixin):
         settings["client_encoding"] = "UTF8"
         self.session = Session(self.app.engine, user=self.user, database=params.get("database") or self.user,
                                settings=settings, read_only=role == "readonly")
+        self.session.lazy_fast = True   # _send_cached reads FastResult rows only on a cache miss
         self.session.backend_pid = self.pid
 
     # ------------------------------------------------------------------ main loop
@@ -360,11 +362,16 @@ class Connection(ExtendedMixin, ListenMixin):
             raise Fatal(e) from None
 
     # ------------------------------------------------------------------ running statements
-    async def call(self, fn, key: str | None = None):
-        """Run a planner step: inline when this statement text was measured cheap before,
+    async def call(self, fn, key: str | None = None, inline: bool = False):
+        """Run a planner step: inline when the planner says the statement is a known-small
+        read (`inline`: a cached, validated FastScan with a small literal LIMIT — measured
+        ~0.1-0.2 ms, less than the thread hand-off) or this text was measured cheap before,
         otherwise in a worker thread so a heavy scan does not stall other connections.
         Cheapness is judged on the step's own CPU time (thread_time), not wall time, so a
         busy machine or a queue in the executor does not hide a cheap statement."""
+        if inline:
+            self.inline = True
+            return fn()
         cheap = self.server.cheap
         if key is not None and cheap.get(key):
             self.inline = True
@@ -453,8 +460,9 @@ class Connection(ExtendedMixin, ListenMixin):
                 self.send(m.command_complete("NOTIFY"))
             else:
                 it = self.session.execute(sql)
+                fast = self.session.is_fast(sql)
                 while True:
-                    res = await self.call(lambda: next(it, None), sql)
+                    res = await self.call(lambda: next(it, None), sql, inline=fast)
                     if res is None:
                         break
                     await self._send_result(res, None, key=sql)
@@ -497,7 +505,6 @@ class Connection(ExtendedMixin, ListenMixin):
         if portal is None:
             fields = res.fields
             formats = [0] * len(fields)
-            self.send(m.row_description(fields, formats))
             pending, batches = None, res.batches
         else:
             fields = portal.fields if portal.fields and len(portal.fields) == len(res.fields) else res.fields
@@ -507,12 +514,27 @@ class Connection(ExtendedMixin, ListenMixin):
         tz = self.session.settings.get("TimeZone", "UTC")
         sent = 0
         done = False
+        cache_key = getattr(res, "cache_key", None)
+        data = b""
+        if cache_key is not None and limit <= 0 and pending is None and (portal is None or portal.sent == 0):
+            # rows first: a lazy FastResult's error must come before any RowDescription
+            sent, data = await self._fast_rows(res, cache_key, oids, formats, tz)
+            done = True
+        elif getattr(res, "rows", None) is not None:   # lazy FastResult under a row-limited Execute
+            batch = res.rows() if self.inline else await asyncio.get_running_loop().run_in_executor(None, res.rows)
+            res.rows = None
+            res.batches = batches = iter([batch])
+            res.tag = f"SELECT {batch.num_rows}"
+        if portal is None:
+            self.send(self._row_description(fields, formats) if cache_key is not None
+                      else m.row_description(fields, formats))
+        self.send(data)
         def encode(got):
             chunk, rest, done = got
             data = encode_datarows(chunk, oids, formats, tz) if chunk is not None else b""
             return (chunk.num_rows if chunk is not None else 0), data, rest, done
 
-        if limit <= 0 and not self.inline and pending is None:
+        if not done and limit <= 0 and not self.inline and pending is None:
             sent = await self._stream_prefetch(batches, encode)
             done = True
         while not done:
@@ -545,6 +567,51 @@ class Connection(ExtendedMixin, ListenMixin):
             tag = res.tag
         self.send(m.command_complete(tag))
         return True
+
+    def _row_description(self, fields, formats: list[int]) -> bytes:
+        """RowDescription bytes, memoised for the planner's long-lived Field lists (a cached
+        FastScan's), keyed by list identity; the entry keeps the list alive so ids stay unique."""
+        memo = self.server.rowdesc
+        key = (id(fields), *formats)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is fields:
+            return hit[1]
+        data = m.row_description(fields, formats)
+        if len(memo) > 1024:
+            memo.clear()
+        memo[key] = (fields, data)
+        return data
+
+    async def _fast_rows(self, res, cache_key: tuple, oids: list[int], formats: list[int], tz: str
+                         ) -> tuple[int, bytes]:
+        """A FastResult (planner/session.py): its DataRows depend only on the rows its key names
+        and on the output formats/TimeZone, so an identical earlier result's bytes are reused —
+        formatting 100 rows as text is most of a small query's cost, reading them the rest (a
+        lazy FastResult is not read at all on a hit). Small results only."""
+        cache = self.server.rows_cache
+        key = (cache_key, tuple(oids), tuple(formats), tz)
+        hit = cache.get(key)
+        if hit is None:
+            if res.rows is None:
+                batch = next(res.batches, None)
+            elif self.inline:
+                batch = res.rows()
+            else:
+                batch = await asyncio.get_running_loop().run_in_executor(None, res.rows)
+            if batch is None:
+                hit = (0, b"")
+            else:
+                if batch.num_rows <= CACHED_INLINE_ROWS:
+                    data = encode_datarows(batch, oids, formats, tz)
+                else:
+                    data = await asyncio.get_running_loop().run_in_executor(
+                        None, encode_datarows, batch, oids, formats, tz)
+                self._check_cancel()
+                hit = (batch.num_rows, data)
+                cache.put(key, *hit)
+        if not res.tag:
+            res.tag = f"SELECT {hit[0]}"
+        return hit
 
     async def _stream_prefetch(self, batches, encode) -> int:
         """Unlimited result: a worker encodes batch k+1 while batch k drains to the client, so

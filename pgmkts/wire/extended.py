@@ -75,7 +75,8 @@ class ExtendedMixin:
         if note is not None:
             prep = Prepared(p.query, [], None, stmt=("notify", note))
         else:
-            prep = await self.call(lambda: self.session.prepare(p.query, p.param_oids), "P:" + p.query)
+            prep = await self.call(lambda: self.session.prepare(p.query, p.param_oids), "P:" + p.query,
+                                   inline=self.session.is_fast(p.query))
         prep.name = p.name
         self.statements[p.name] = prep
         self.send(m.PARSE_COMPLETE)
@@ -116,7 +117,8 @@ class ExtendedMixin:
         if portal is None:
             raise errors.InvalidCursorName(f'portal "{name}" does not exist')
         portal.described = True
-        self.send(m.row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
+        # the Fields list is the Prepared's own, so the memo (keyed by its identity) holds
+        self.send(self._row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
 
     async def _execute(self, name: str, limit: int) -> None:
         portal = self.portals.get(name)
@@ -136,7 +138,8 @@ class ExtendedMixin:
         key = "E:" + portal.bound.prepared.sql
         try:
             if portal.result is None:
-                portal.result = await self.call(lambda: self.session.run(portal.bound), key)
+                portal.result = await self.call(lambda: self.session.run(portal.bound), key,
+                                                inline=self.session.is_fast(portal.bound.prepared.stmt[1]))
             finished = await self._send_result(portal.result, portal, key=key, limit=max(limit, 0))
             if finished:
                 portal.done = True

@@ -4,6 +4,7 @@ of its current batch between Executes, so PortalSuspended resumes exactly where 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ def take_rows(pending: pa.RecordBatch | None, batches: Iterator[pa.RecordBatch],
     return batch, None, False
 
 
+@functools.lru_cache(maxsize=64)   # read at every statement start; the setting rarely changes
 def parse_duration_ms(value: str | int | None) -> int:
     """statement_timeout values: '0', '1500', '1.5s', '200ms', '1min' → milliseconds."""
     if value is None:

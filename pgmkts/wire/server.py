@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import ssl
 from collections import OrderedDict
@@ -18,6 +19,35 @@ log = logging.getLogger("pgmkts.wire")
 
 HTTP_PREFIXES = (b"GET ", b"POST", b"HEAD", b"PUT ", b"OPTI", b"DELE", b"PATC")
 _CHEAP_MAX = 4096
+
+
+class RowsCache:
+    """Encoded DataRows of recent small FastResults, shared by all connections (LRU, bounded
+    in entries and bytes). Keys carry the bucket's data version, so a write retires them."""
+
+    # PGMKTS_WIRE_ROWS_CACHE=0 turns it off (to measure the uncached path)
+    MAX_ENTRIES = int(os.environ.get("PGMKTS_WIRE_ROWS_CACHE", "512"))
+    MAX_BYTES = 32 << 20
+    MAX_ENTRY = 256 << 10
+
+    def __init__(self) -> None:
+        self._d: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple) -> tuple[int, bytes] | None:
+        hit = self._d.get(key)
+        if hit is not None:
+            self._d.move_to_end(key)
+        return hit
+
+    def put(self, key: tuple, rows: int, data: bytes) -> None:
+        if len(data) > self.MAX_ENTRY or key in self._d or not self.MAX_ENTRIES:
+            return
+        self._d[key] = (rows, data)
+        self._bytes += len(data)
+        while len(self._d) > self.MAX_ENTRIES or self._bytes > self.MAX_BYTES:
+            _k, (_n, old) = self._d.popitem(last=False)
+            self._bytes -= len(old)
 
 
 def make_ssl_context(tls) -> ssl.SSLContext | None:
@@ -41,6 +71,8 @@ class PgServer:
         # statement texts measured cheap (run inline on the loop); shared by all connections
         self.cheap: OrderedDict[str, bool] = OrderedDict()
         self._metric_children: dict[str, Any] = {}
+        self.rows_cache = RowsCache()
+        self.rowdesc: dict[tuple, tuple[list, bytes]] = {}   # Connection._row_description memo
 
     def metric_child(self, name: str):
         """The proto="pg" child of a Metrics counter/histogram, looked up once (labels() is

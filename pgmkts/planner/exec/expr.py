@@ -205,12 +205,19 @@ class Evaluator:
         arr = self.eval(arr_node, f)
         if isinstance(arr, pa.Scalar) and not arr.is_valid:
             return pa.scalar(None, pa.bool_())
+        if isinstance(arr, pa.Scalar) and pa.types.is_string(arr.type):
+            # an unknown-typed array: a '{1,2}' literal or a text parameter (Go lib/pq's pq.Array)
+            from pgmkts.planner.catalog.sqlrun import parse_array_literal
+            items = parse_array_literal(arr.as_py()) or []
+            arr = pa.scalar([None if x is None else str(x) for x in items], pa.list_(pa.string()))
         if not isinstance(arr, pa.Scalar) or not (pa.types.is_list(arr.type) or pa.types.is_null(arr.type)):
             raise errors.FeatureNotSupported("ANY/ALL over a sub-query or a column; use IN (...)")
         items = arr.as_py() or []
         vt = arr.type.value_type if pa.types.is_list(arr.type) else pa.string()
         if isinstance(node, exp.EQ) and not is_all:
             vals = pa.array(items, vt)
+            if pa.types.is_string(vt) and not pa.types.is_string(type_of(a)):
+                vals = cast_value(vals, type_of(a), self.ctx.tz)   # '{1,2}' against an int8 column
             t = common_type([type_of(a), vals.type])
             return _in_values(cast_value(a, t, self.ctx.tz), cast_value(vals, t, self.ctx.tz))
         out = pa.scalar(is_all)

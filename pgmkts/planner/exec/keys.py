@@ -46,6 +46,7 @@ def group_ids(keys: list[pa.Array], n: int) -> tuple[np.ndarray, int]:
             _u, combined = np.unique(np.stack([combined, c], axis=1), axis=0, return_inverse=True)
             combined = combined.reshape(-1).astype(np.int64)
             card = int(combined.max()) + 1 if len(combined) else 1
+    assert combined is not None   # keys is never empty here
     uniq, inv = np.unique(combined, return_inverse=True)
     return inv.reshape(-1).astype(np.int64), len(uniq)
 

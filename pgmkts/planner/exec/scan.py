@@ -126,6 +126,7 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
         from pgmkts.planner import bind
         fresh = bind._catalog(rel.name, None, ctx) or rel
         t = fresh.table
+        assert t is not None   # catalog relations always carry their table
         return Frame([c.combine_chunks() for c in t.columns], [(alias, c.name) for c in rel.columns], t.num_rows)
     empty = Frame([], [], 1)
     cols = [c for c in rel.columns if scan.columns is None or c.storage in (None, "Epoch")
@@ -315,12 +316,13 @@ def generate_series(args) -> pa.Array:
 
 def run_join(left: Frame, right: Frame, node: P.JoinNode, ev) -> Frame:
     kind = node.kind
+    lk: list[int] = []
+    rk: list[int] = []
     if node.using:
-        lk, rk = [], []
-        for c in node.using:
-            li, ri = left.find(c, None), right.find(c, None)
+        for cname in node.using:
+            li, ri = left.find(cname, None), right.find(cname, None)
             if li is None or ri is None:
-                raise errors.UndefinedColumn(f'column "{c}" specified in USING clause does not exist')
+                raise errors.UndefinedColumn(f'column "{cname}" specified in USING clause does not exist')
             lk.append(li)
             rk.append(ri)
         out = hash_join(left, right, lk, rk, kind)
@@ -335,7 +337,7 @@ def run_join(left: Frame, right: Frame, node: P.JoinNode, ev) -> Frame:
         return cross_join(left, right)
     # split ON into equi-key pairs and a residual
     from pgmkts.planner.rules.common import conjoin, conjuncts
-    lk, rk, rest = [], [], []
+    rest: list[exp.Expression] = []
     for c in conjuncts(node.on):
         if isinstance(c, exp.EQ) and isinstance(c.this, exp.Column) and isinstance(c.expression, exp.Column):
             a, b = _side(c.this, left, right), _side(c.expression, left, right)

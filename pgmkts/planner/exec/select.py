@@ -77,7 +77,7 @@ def output_name(e: exp.Expression) -> str:
         while isinstance(inner, exp.Cast):
             inner = inner.this
         if isinstance(e.this, exp.Column | exp.Func | exp.Cast) and not isinstance(inner, exp.Literal):
-            return output_name(e.this)
+            return output_name(e.this)  # type: ignore[arg-type]
         return _PG_TYPE_NAMES.get(e.to.this.name, e.to.sql().lower())
     if isinstance(e, exp.Window):
         return output_name(e.this)
@@ -219,6 +219,7 @@ def run_select(plan: P.SelectPlan, ctx: Ctx) -> Frame:
                         lambda n: isinstance(n, exp.Window))
         subst = dict(f.subst or {})
         for w in wins:
+            assert isinstance(w, exp.Window)
             subst[node_key(w)] = eval_window(ev, w, f)
         f.subst = subst
 
@@ -271,7 +272,7 @@ def run_select(plan: P.SelectPlan, ctx: Ctx) -> Frame:
     lim = sel.args.get("limit")
     if off is not None or lim is not None:
         empty = Frame([], [], 1)
-        o = _count(ev.eval(off.expression, empty), "OFFSET") if off is not None else 0
+        o = (_count(ev.eval(off.expression, empty), "OFFSET") or 0) if off is not None else 0
         n = _count(ev.eval(lim.expression, empty), "LIMIT") if lim is not None else None
         if o < 0 or (n is not None and n < 0):
             raise errors.InvalidParameterValue("LIMIT/OFFSET must not be negative")
@@ -285,7 +286,7 @@ def _count(v, what: str) -> int | None:
         return None if what == "LIMIT" else 0
     py = v.as_py() if isinstance(v, pa.Scalar) else None
     try:
-        return int(py) if not isinstance(py, str) else int(py.strip())
+        return int(py) if not isinstance(py, str) else int(py.strip())  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise errors.InvalidTextRepresentation(f'invalid input syntax for type bigint: "{py}"') from None
 
@@ -359,7 +360,7 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
         remap[gid[firsts]] = np.arange(ng)
         gid = remap[gid] if ng else gid
     else:
-        gid, ng, firsts = np.zeros(f.n, np.int64), 1, None
+        gid, ng, firsts = np.zeros(f.n, np.int64), 1, None  # type: ignore[assignment]
     cols, names, subst = [], [], {}
     for k, v in zip(gkeys, key_vals, strict=False):
         kv = v.take(pa.array(firsts)) if firsts is not None and fast is None else v
@@ -433,11 +434,11 @@ def run_setop(plan: P.SetOpPlan, ctx: Ctx) -> Frame:
             cl = np.bincount(lg, minlength=ng)
             cr = np.bincount(rg, minlength=ng)
             want = np.minimum(cl, cr) if plan.kind == "intersect" else np.maximum(cl - cr, 0)
-            order = np.argsort(lg, kind="stable")
+            perm = np.argsort(lg, kind="stable")
             rank = np.empty(L.n, np.int64)
-            sg = lg[order]
+            sg = lg[perm]
             starts = np.searchsorted(sg, sg)
-            rank[order] = np.arange(L.n) - starts
+            rank[perm] = np.arange(L.n) - starts
             idx = np.flatnonzero(rank < want[lg])
         out = L.take(idx)
     out.names = [(None, n) for _q, n in left.names]
@@ -592,6 +593,9 @@ class FastScan:
     pick: list[int]               # output column i is cols[pick[i]]
     desc: bool                    # ORDER BY epoch DESC: reverse the (ascending) storage rows
     limit: int | None             # literal LIMIT; None → evaluate scan.limit (a $n parameter)
+    # the rows are a function of (text, parameters, TimeZone, bucket contents): no time bound
+    # that reads now() or a parameter (plan._push_down memoises exactly the literal-only ones)
+    deterministic: bool = False
     fields: list | None = None    # the general path's Fields / schema, set by validation
     schema: pa.Schema | None = None
     ok: bool | None = None        # None: not validated yet
@@ -642,4 +646,4 @@ def fast_spec(plan) -> FastScan | None:
     limit = None
     if isinstance(scan.limit, exp.Literal) and scan.limit.is_int:
         limit = int(scan.limit.this)
-    return FastScan(scan, cols, pick, desc, limit)
+    return FastScan(scan, cols, pick, desc, limit, deterministic=not scan.time or scan.memo is not None)

@@ -33,6 +33,11 @@ _FLIP: dict[type[exp.Expression], type[exp.Expression]] = {
     exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
 
 
+def _quantified(e: exp.Expression) -> bool:
+    """`= ANY($1)` / `> ALL(...)`: a filter, never a bound."""
+    return isinstance(e, exp.Any | exp.All) or (isinstance(e, exp.Anonymous) and e.name.lower() in ("any", "all"))
+
+
 def extract_time_range(conds: list[exp.Expression], qualifiers: set[str | None]
                        ) -> tuple[TimeRange, list[exp.Expression]]:
     """Split conjuncts into a TimeRange on `epoch` and the residual conjuncts (kept as filters).
@@ -48,7 +53,7 @@ def extract_time_range(conds: list[exp.Expression], qualifiers: set[str | None]
             op: type[exp.Expression] = type(c)
             if not column_is(a, "epoch", qualifiers) and column_is(b, "epoch", qualifiers):
                 a, b, op = b, a, _FLIP[op]
-            if column_is(a, "epoch", qualifiers) and is_constant(b):
+            if column_is(a, "epoch", qualifiers) and is_constant(b) and not _quantified(b):
                 if op in (exp.GT, exp.GTE, exp.EQ):
                     tr.lower.append((b, op is not exp.GT))
                 if op in (exp.LT, exp.LTE, exp.EQ):

@@ -1,5 +1,6 @@
 """Type codecs: text (text.py) and binary (binary.py) output per OID, vectorised per column;
-parameter decoding (params.py); per-value codecs for rare types (scalar.py)."""
+parameter decoding (params.py); binary COPY input, vectorised (tuples.py); per-value codecs for
+rare types (scalar.py)."""
 
 from __future__ import annotations
 
