@@ -117,40 +117,25 @@ def test_libpq(probes, dsn):
                    "any_epoch": [100, 300]}
 
 
-# ---- known gaps (strict xfail: they turn into failures once fixed, then move up) ----
+# ---- queries the probes run as a separate "gaps" step (formerly known gaps, now fixed) ----
 
 @pytest.fixture(scope="module")
 def gaps(probes, dsn) -> dict:
     return {name: run(exe, dsn, "gaps") for name, exe in probes.items()}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="interval results: planner/output.py turns interval columns into text, then "
-                   "wire/types binary.py (oid 1186) runs interval_parts() on that str -> XX000 ValueError")
 def test_pgx_interval_result(gaps):
     assert gaps["pgx_probe"]["interval"] == "1m30s"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="interval results: planner/output.py turns interval columns into text, then "
-                   "wire/types text.py (oid 1186) runs interval_parts() on that str -> XX000 ValueError")
 def test_libpq_interval_result(gaps):
     assert gaps["libpq_probe"]["interval"] == "00:01:30"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="symbol = ANY($1) with a text-format array (lib/pq's pq.Array, oid 0): "
-                   "planner/exec/scan.py adds the string '{GOTEST,NOSUCHSYM}' as one wanted symbol -> no rows")
 def test_libpq_symbol_any_text_array(gaps):
     assert gaps["libpq_probe"]["any_symbol"] == ["GOTEST", 10]
 
 
-@pytest.mark.xfail(strict=True, raises=psycopg.errors.UndefinedColumn,
-                   reason='a group table over buckets whose column names differ in case (pymarketstore writes '
-                   '"Open", SQL CREATE TABLE "open"): planner/bind.py group_relation takes the storage names of '
-                   'the first bucket and exec/scan.py reads every bucket with them -> 42703 column "Open" does '
-                   'not exist in bucket ...; found by the Go probes once test_arrow_clients had written ARROW '
-                   'into ohlcv_1min')
 def test_group_table_mixed_case_columns(pgmkts_server):
     """Own group (gomix_1min) so the shared ohlcv_1min stays as it is."""
     a = np.zeros(2, dtype=[("Epoch", "i8"), ("Open", "f4"), ("Volume", "i8")])

@@ -141,3 +141,14 @@ def test_copy_symbol_column_binary_into_group_table(dsn):
         rows = c.execute("SELECT symbol, count(*), sum(size) FROM wirecopy_1min GROUP BY symbol ORDER BY symbol").fetchall()
         assert rows == [("AA", 100, sum(range(0, 300, 3))), ("BBB", 100, sum(range(1, 300, 3))),
                         ("CCCC", 100, sum(range(2, 300, 3)))]
+
+
+def test_interval_results_text_and_binary(dsn):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        q = "SELECT '90 seconds'::interval, '1 year 2 mons 3 days 04:05:06.5'::interval, '-1 day'::interval"
+        text = conn.execute(q).fetchone()
+        binary = conn.cursor(binary=True).execute(q).fetchone()
+    assert text[0] == binary[0] == dt.timedelta(seconds=90)
+    # psycopg maps a month to 30 days and a year to 365 days, in both formats alike
+    assert text[1] == binary[1] == dt.timedelta(days=365 + 60 + 3, hours=4, minutes=5, seconds=6.5)
+    assert text[2] == binary[2] == dt.timedelta(days=-1)

@@ -116,6 +116,25 @@ def _find_ci(data, name):
     return None
 
 
+def _case_renames(rel, infos) -> dict[str, dict[str, str]]:
+    """tbk → {bucket's column name: the group's name} where they differ only in case."""
+    names = {c.storage.lower(): c.storage for c in rel.columns if c.storage}
+    out = {}
+    for b in infos:
+        rn = {n: names[n.lower()] for n, _ in b.columns if names.get(n.lower(), n) != n}
+        if rn:
+            out[b.tbk] = rn
+    return out
+
+
+def _read_renamed(engine, tbk: str, rn: dict[str, str], start, end, *, columns=None, **kw) -> dict:
+    if not rn:
+        return engine.read(tbk, start, end, columns=columns, **kw)
+    inv = {v: k for k, v in rn.items()}
+    cols = None if columns is None else [inv.get(c, c) for c in columns]
+    return {rn.get(k, k): v for k, v in engine.read(tbk, start, end, columns=cols, **kw).items()}
+
+
 def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
     """The scan's rows as one Frame (group tables: buckets concatenated symbol by symbol).
 
@@ -164,16 +183,27 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
             v = ev.eval(e.this if isinstance(e, exp.Any) else e, empty)
             if isinstance(v, pa.Scalar) and v.is_valid:
                 py = v.as_py()
+                if isinstance(e, exp.Any) and isinstance(py, str):
+                    # an array parameter sent as text with no type (lib/pq, psycopg lists): '{A,B}'
+                    from pgmkts.planner.catalog.sqlrun import parse_array_literal
+                    py = parse_array_literal(py) or []
                 wanted.update(str(x) for x in py if x is not None) if isinstance(py, list) else wanted.add(str(py))
         infos = [b for b in infos if b.symbol in wanted]
     if not infos or limit == 0:
         return _empty(rel, cols, alias)
     pend = {b.tbk: overlay.pending_for(ctx.session, b.tbk) for b in infos}
-    committed = [b.tbk for b in infos if not pend[b.tbk]]
+    # Buckets of one group may spell a column in another case (pymarketstore writes "Open", SQL
+    # CREATE TABLE "open"): read those with their own names and rename to the group's.
+    renames = _case_renames(rel, infos)
+    committed = [b.tbk for b in infos if not pend[b.tbk] and b.tbk not in renames]
     datas = ctx.engine.read_many(committed, start, end, **kw) if committed else {}
+    for tbk, rn in renames.items():
+        if not pend[tbk]:
+            datas[tbk] = _read_renamed(ctx.engine, tbk, rn, start, end, **kw)
     for b in infos:
         if pend[b.tbk]:
-            base = ctx.engine.read(b.tbk, None, None, columns=scan.columns) if ctx.engine.info(b.tbk) else None
+            base = (_read_renamed(ctx.engine, b.tbk, renames.get(b.tbk, {}), None, None, columns=scan.columns)
+                    if ctx.engine.info(b.tbk) else None)
             datas[b.tbk] = overlay.merge(base, pend[b.tbk], tf_seconds=rel.tf_seconds,
                                          variable=rel.variable_length, start_ns=start, end_ns=end,
                                          limit=limit, from_end=scan.from_end) or None

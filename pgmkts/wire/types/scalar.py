@@ -7,6 +7,7 @@ types (ints, floats, bool, text, timestamps, dates) are vectorised in text.py / 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import struct
 from decimal import Decimal
 
@@ -75,8 +76,38 @@ def numeric_from_binary(b: bytes) -> Decimal:
 
 
 # ---------------------------------------------------------------- interval
+_IV_UNIT = re.compile(r"([+-]?\d+) (year|mon|day)s?")
+_IV_TIME = re.compile(r"([+-]?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?")
+
+
+def parse_interval_text(v: str) -> tuple[int, int, int]:
+    """PostgreSQL-style interval text ('1 year 2 mons -3 days 04:05:06.5') → (months, days, µs).
+
+    The planner hands interval results to the wire as this text (IntervalStyle postgres)."""
+    months = days = 0
+    for num, unit in _IV_UNIT.findall(v):
+        n = int(num)
+        if unit == "year":
+            months += 12 * n
+        elif unit == "mon":
+            months += n
+        else:
+            days += n
+    us = 0
+    m = _IV_TIME.search(v)
+    if m:
+        sign, h, mi, sec, frac = m.groups()
+        us = ((int(h) * 60 + int(mi)) * 60 + int(sec)) * 1_000_000 + int((frac or "0").ljust(6, "0"))
+        us = -us if sign == "-" else us
+    elif not _IV_UNIT.search(v):
+        raise ValueError(f"invalid interval text {v!r}")
+    return months, days, us
+
+
 def interval_parts(v) -> tuple[int, int, int]:
-    """(months, days, microseconds) from an Arrow MonthDayNano / timedelta / int µs."""
+    """(months, days, microseconds) from an Arrow MonthDayNano / timedelta / int µs / interval text."""
+    if isinstance(v, str):
+        return parse_interval_text(v)
     if isinstance(v, dt.timedelta):
         return 0, v.days, v.seconds * 1_000_000 + v.microseconds
     if hasattr(v, "months"):

@@ -165,6 +165,9 @@ def encode_text(arr: pa.Array, oid: int, tz: str | None = "UTC") -> pa.Array:
     if oid == 1082:
         return _date(arr)
     if oid == 1186:
+        # the planner already hands intervals over as PostgreSQL's text form: keep it verbatim
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            return arr
         return _per_value(arr, scalar.interval_text)
     if oid == 17:
         return _bytea(arr)
