@@ -152,3 +152,12 @@ def test_interval_results_text_and_binary(dsn):
     # psycopg maps a month to 30 days and a year to 365 days, in both formats alike
     assert text[1] == binary[1] == dt.timedelta(days=365 + 60 + 3, hours=4, minutes=5, seconds=6.5)
     assert text[2] == binary[2] == dt.timedelta(days=-1)
+
+
+def test_timestamptz_text_cast_follows_session_timezone(dsn):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'America/New_York'")
+        # prepared: Describe runs on an empty scan first (this once failed on a zero-size array)
+        got = conn.execute("SELECT to_timestamp(1704067200.5)::text, to_timestamp(1719792000)::text",
+                           prepare=True).fetchone()
+    assert got == ("2023-12-31 19:00:00.5-05", "2024-06-30 20:00:00-04")

@@ -121,7 +121,7 @@ def _case_renames(rel, infos) -> dict[str, dict[str, str]]:
     names = {c.storage.lower(): c.storage for c in rel.columns if c.storage}
     out = {}
     for b in infos:
-        rn = {n: names[n.lower()] for n, _ in b.columns if names.get(n.lower(), n) != n}
+        rn = {n: names[n.lower()] for n, _ in getattr(b, "columns", ()) if names.get(n.lower(), n) != n}
         if rn:
             out[b.tbk] = rn
     return out

@@ -254,7 +254,7 @@ def cast_value(v, target: pa.DataType, tz: str = "UTC"):
         if pa.types.is_boolean(src):
             return pc.if_else(v, "true", "false")
         if pa.types.is_timestamp(src):
-            return _ts_text(v)
+            return _ts_text(v, tz)
         if pa.types.is_floating(src):
             return _float_text(v)
     if pa.types.is_boolean(target) and pa.types.is_integer(src):
@@ -272,20 +272,15 @@ def cast_value(v, target: pa.DataType, tz: str = "UTC"):
         raise errors.DatatypeMismatch(f"cannot cast type {src} to {target}") from None
 
 
-def _ts_text(v):
-    # PostgreSQL's ISO DateStyle: '2024-01-02 03:04:05+00', fractional part only when non-zero
+def _ts_text(v, tz: str = "UTC"):
+    """timestamptz → text as PostgreSQL prints it in the session TimeZone ('2024-01-02 03:04:05-05')."""
+    from pgmkts.pgtext import timestamp_text
+    zone = tz if v.type.tz is not None else None
     if isinstance(v, pa.Scalar):
         if not v.is_valid:
             return pa.scalar(None, pa.string())
-        return pa.scalar(format_ts_us(v.cast(pa.int64()).as_py()))
-    base = pc.strftime(v, format="%Y-%m-%d %H:%M:%S")
-    us = pc.cast(pc.cast(v, pa.int64()), pa.int64())
-    frac = pc.subtract(us, pc.multiply(pc.divide(us, US), US)).to_numpy(zero_copy_only=False)
-    out = [None] * 0
-    del out
-    fr = np.mod(np.nan_to_num(frac.astype("f8")), US).astype(np.int64)
-    suffix = np.where(fr > 0, np.char.rstrip(np.char.add(".", np.char.zfill(fr.astype(str), 6)), "0"), "")
-    return pc.binary_join_element_wise(base, pa.array(suffix), pa.scalar("+00"), "")
+        return timestamp_text(pa.array([v.as_py()], v.type), zone)[0]
+    return timestamp_text(v, zone)
 
 
 def format_ts_us(us: int) -> str:
