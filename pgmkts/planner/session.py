@@ -372,8 +372,8 @@ class Session(SettingsMixin):
 
     def _fast(self, text: str, plan, spec: FastScan, params: list) -> Result | None:
         ctx = self._ctx(params)
-        tbk = spec.scan.rel.name
-        if getattr(ctx, "schema_only", False) or overlay.pending_for(self, tbk):
+        tbk = spec.tbk(self.engine)
+        if tbk is None or getattr(ctx, "schema_only", False) or overlay.pending_for(self, tbk):
             return None   # the general path reads this transaction's buffered writes too
         serial, versions = data_versions(self.engine)
         version = versions.get(tbk, 0)   # taken before the read: see data_versions
@@ -382,14 +382,14 @@ class Session(SettingsMixin):
         if spec.ok and self.lazy_fast and small:
             def rows() -> pa.RecordBatch:
                 try:
-                    cols = fast_bucket_columns(spec, ctx, Evaluator(ctx))
+                    cols = fast_bucket_columns(spec, ctx, Evaluator(ctx), tbk)
                     assert cols is not None and spec.schema is not None
                     return pa.RecordBatch.from_arrays(cols, schema=spec.schema)
                 except Exception:
                     self._fail()
                     raise
             return FastResult(tag="", fields=spec.fields, cache_key=key, rows=rows)
-        cols = fast_bucket_columns(spec, ctx, Evaluator(ctx))
+        cols = fast_bucket_columns(spec, ctx, Evaluator(ctx), tbk)
         if cols is None:
             return None
         if spec.ok is None:

@@ -26,6 +26,9 @@ def _last(session: Session, sql: str, params=None):
     f"SELECT t.close FROM {TBK} t ORDER BY t.epoch DESC LIMIT 3",
     f"SELECT * FROM {TBK} WHERE epoch >= '2024-01-02' ORDER BY epoch LIMIT 3",
     f"SELECT * FROM {TBK} WHERE epoch < '2024-01-02' ORDER BY epoch DESC LIMIT 0",
+    # a group table narrowed to one symbol by a literal: the same one-bucket read
+    f"SELECT * FROM ohlcv_1min WHERE symbol = '{SYMBOLS[0]}' ORDER BY epoch DESC LIMIT 5",
+    f"SELECT epoch, symbol, close FROM ohlcv_1min WHERE symbol = '{SYMBOLS[1]}' ORDER BY epoch LIMIT 4",
 ])
 def test_fast_path_matches_general(engine, sql):
     fast = Session(engine)
@@ -53,3 +56,12 @@ def test_only_deterministic_results_carry_a_cache_key(session):
         b = list(session.execute(now))[0]
     assert isinstance(a, FastResult) and a.cache_key is not None
     assert not isinstance(b, FastResult)   # rows depend on now(): never served from a cache
+
+
+def test_group_fast_path_for_an_absent_symbol_takes_the_general_path(engine):
+    sql = "SELECT * FROM ohlcv_1min WHERE symbol = 'NOSUCH' ORDER BY epoch DESC LIMIT 5"
+    s = Session(engine)
+    for _ in range(3):
+        fields, rows = run(s, sql)
+    assert rows == [] and fields[0].name == "symbol"
+    assert not isinstance(list(s.execute(sql))[0], FastResult)

@@ -446,12 +446,13 @@ def _join_key(a):
     return a
 
 
-def fast_bucket_columns(spec, ctx: Ctx, ev) -> list[pa.Array] | None:
+def fast_bucket_columns(spec, ctx: Ctx, ev, tbk: str | None = None) -> list[pa.Array] | None:
     """Output columns of a FastScan (select.py) straight from Engine.read; None when the general
     path must run (Describe, or a transaction with buffered writes to this bucket)."""
     scan = spec.scan
     rel = scan.rel
-    if getattr(ctx, "schema_only", False) or overlay.pending_for(ctx.session, rel.name):
+    tbk = tbk or spec.tbk(ctx.engine)
+    if tbk is None or getattr(ctx, "schema_only", False) or overlay.pending_for(ctx.session, tbk):
         return None
     empty = Frame([], [], 1)
     start, end, none = time_bounds(scan, ev, empty)
@@ -464,9 +465,11 @@ def fast_bucket_columns(spec, ctx: Ctx, ev) -> list[pa.Array] | None:
     if none or limit == 0:
         f = _empty(rel, spec.cols, scan.alias)
     else:
-        data = ctx.engine.read(rel.name, start, end, columns=scan.columns, limit=limit, from_end=scan.from_end)
+        renames = _case_renames(rel, [ctx.engine.info(tbk)]).get(tbk, {}) if spec.symbol else {}
+        data = _read_renamed(ctx.engine, tbk, renames, start, end, columns=scan.columns, limit=limit,
+                             from_end=scan.from_end)
         if spec.desc:
             # storage rows are ascending and epochs unique (fixed-length bucket): DESC is a reversal
             data = {k: np.ascontiguousarray(v[::-1]) for k, v in data.items()}
-        f = bucket_frame(rel, data, spec.cols, scan.alias, None)
+        f = bucket_frame(rel, data, spec.cols, scan.alias, spec.symbol)
     return [f.cols[i] for i in spec.pick]

@@ -599,6 +599,18 @@ class FastScan:
     fields: list | None = None    # the general path's Fields / schema, set by validation
     schema: pa.Schema | None = None
     ok: bool | None = None        # None: not validated yet
+    symbol: str | None = None     # group table with `WHERE symbol = 'X'`: that one bucket
+
+    def tbk(self, engine) -> str | None:
+        """The bucket this scan reads; None (general path) when a group's bucket is absent."""
+        rel = self.scan.rel
+        if self.symbol is None:
+            return rel.name
+        tbk = f"{self.symbol}/{rel.timeframe}/{rel.attrgroup}"
+        try:
+            return tbk if engine.info(tbk) is not None else None
+        except Exception:   # an odd symbol literal (InvalidName): let the general path answer
+            return None
 
 
 def fast_spec(plan) -> FastScan | None:
@@ -608,9 +620,18 @@ def fast_spec(plan) -> FastScan | None:
     if plan.where is not None or plan.has_agg or plan.has_window:
         return None
     scan = plan.source
-    if not isinstance(scan, P.Scan) or scan.rel.kind != "bucket" or scan.rel.variable_length:
+    if not isinstance(scan, P.Scan) or scan.rel.kind not in ("bucket", "group") or scan.rel.variable_length:
         return None
-    if scan.limit is None or scan.symbols is not None or scan.latest_per_bucket or scan.dict_symbol:
+    symbol = None
+    if scan.rel.kind == "group":
+        # `FROM ohlcv_1min WHERE symbol = 'X'` (how dashboards and pgbench scripts ask): one bucket
+        syms = scan.symbols
+        if not syms or len(syms) != 1 or not (isinstance(syms[0], exp.Literal) and syms[0].is_string):
+            return None
+        symbol = syms[0].this
+    elif scan.symbols is not None:
+        return None
+    if scan.limit is None or scan.latest_per_bucket or scan.dict_symbol:
         return None
     sel = plan.node
     for arg in ("distinct", "offset", "group", "having", "qualify", "windows", "joins", "laterals",
@@ -623,8 +644,8 @@ def fast_spec(plan) -> FastScan | None:
     rel = scan.rel
     cols = [c for c in rel.columns if scan.columns is None or c.storage in (None, "Epoch")
             or c.storage in scan.columns or c.storage == "Nanoseconds"]
-    if any(c.storage is None for c in cols):
-        return None   # computed columns (symbol) take the general path
+    if any(c.storage is None and not (symbol is not None and c.name == "symbol") for c in cols):
+        return None   # other computed columns take the general path
     by_name = {c.name: i for i, c in enumerate(cols)}
     o = order.expressions[0]
     key = o.this
@@ -646,4 +667,5 @@ def fast_spec(plan) -> FastScan | None:
     limit = None
     if isinstance(scan.limit, exp.Literal) and scan.limit.is_int:
         limit = int(scan.limit.this)
-    return FastScan(scan, cols, pick, desc, limit, deterministic=not scan.time or scan.memo is not None)
+    return FastScan(scan, cols, pick, desc, limit, deterministic=not scan.time or scan.memo is not None,
+                    symbol=symbol)
