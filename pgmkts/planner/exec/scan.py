@@ -253,14 +253,17 @@ def _empty(rel, cols, alias) -> Frame:
 
 
 def run_values(node: exp.Values, ev, alias: str | None, colnames: list[str] | None) -> Frame:
-    rows = node.expressions
-    if not rows:
+    tuples = node.expressions
+    if not tuples:
         return Frame([], [], 0)
-    width = len(rows[0].expressions) if isinstance(rows[0], exp.Tuple) else 1
+    width = len(tuples[0].expressions) if isinstance(tuples[0], exp.Tuple) else 1
     empty = Frame([], [], 1)
     cols_vals: list[list] = [[] for _ in range(width)]
-    for r in rows:
-        items = r.expressions if isinstance(r, exp.Tuple) else [r]
+    # One step per VALUES tuple of the parsed statement: each is an expression tree to evaluate,
+    # bounded by the query text. Bulk literal INSERTs take planner/fastvalues.py (regex, per column)
+    # before sqlglot, and bulk loads take COPY, so no data path runs through this loop.
+    for tup in tuples:
+        items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
         if len(items) != width:
             raise errors.SyntaxError_("VALUES lists must all be the same length")
         for i, it in enumerate(items):
@@ -270,7 +273,7 @@ def run_values(node: exp.Values, ev, alias: str | None, colnames: list[str] | No
         cols.append(values_column(vals, ev.ctx))
     names = [(alias, (colnames[i] if colnames and i < len(colnames) else f"column{i + 1}"))
              for i in range(width)]
-    return Frame(cols, names, len(rows))
+    return Frame(cols, names, len(tuples))
 
 
 def values_column(vals: list, ctx) -> pa.Array:
