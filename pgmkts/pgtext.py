@@ -1,5 +1,5 @@
-"""PostgreSQL's text form of timestamps (ISO DateStyle), vectorised; shared by the wire encoder
-and the planner's `::text` casts so both print exactly what PostgreSQL prints."""
+"""PostgreSQL's text forms of timestamps (ISO DateStyle, vectorised) and intervals (IntervalStyle
+postgres); shared by the wire encoder and the planner's `::text` casts so both print alike."""
 
 from __future__ import annotations
 
@@ -54,3 +54,25 @@ def timestamp_text(arr: pa.Array, tz: str | None) -> pa.Array:
         parts.append(offset if offset is not None else pa.scalar("+00"))
     out = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else base
     return out if valid is None else pc.if_else(valid, out, pa.scalar(None, STR))
+
+
+def interval_text(months: int, days: int, us: int) -> str:
+    """IntervalStyle postgres: '1 year 2 mons 3 days 04:05:06.5'."""
+    parts = []
+    y, m = divmod(abs(months), 12)
+    sign = "-" if months < 0 else ""
+    if y:
+        parts.append(f"{sign}{y} year{'s' if y != 1 else ''}")
+    if m:
+        parts.append(f"{sign}{m} mon{'s' if m != 1 else ''}")
+    if days:
+        parts.append(f"{days} day{'s' if abs(days) != 1 else ''}")
+    if us or not parts:
+        s, frac = divmod(abs(us), 1_000_000)
+        h, rem = divmod(s, 3600)
+        mi, s = divmod(rem, 60)
+        t = f"{'-' if us < 0 else ''}{h:02d}:{mi:02d}:{s:02d}"
+        if frac:
+            t += f".{frac:06d}".rstrip("0")
+        parts.append(t)
+    return " ".join(parts)

@@ -344,6 +344,23 @@ def _cat(parts: list[np.ndarray], dt: np.dtype) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def read_header(path: str, size: int, fd: int | None = None) -> bytes | None:
+    """The first `size` bytes of a year file (through `fd` when the caller has it open);
+    None when the file does not exist."""
+    own = fd is None
+    if own:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+    assert fd is not None
+    try:
+        return os.pread(fd, size, 0)
+    finally:
+        if own:
+            os.close(fd)
+
+
 def fsync_dir(path: str) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

@@ -31,6 +31,7 @@ from pgmkts.storage.bucket import (
     _year_segments,
     pread_into,
     pwrite_all,
+    read_header,
     year_start,
 )
 
@@ -90,18 +91,9 @@ class FixedBucket(Bucket):
     def lohi(self, y: int, fd: int | None = None) -> list[int]:
         st = self._lohi.get(y)
         if st is None:
-            own = fd is None
-            if own:
-                try:
-                    fd = os.open(self.year_path(y), os.O_RDONLY)
-                except FileNotFoundError:
-                    return [0, 0]
-            assert fd is not None
-            try:
-                raw = os.pread(fd, _FIX_HDR.size, 0)
-            finally:
-                if own:
-                    os.close(fd)
+            raw = read_header(self.year_path(y), _FIX_HDR.size, fd)
+            if raw is None:
+                return [0, 0]
             magic, _v, _p, _y, tf, nslots, lo, hi = _FIX_HDR.unpack(raw)
             if magic != _FIX_MAGIC or tf != self.tf:
                 raise errors.InternalError(f"{self.year_path(y)}: not a pgmkts fixed-length file")

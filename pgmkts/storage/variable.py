@@ -33,6 +33,7 @@ from pgmkts.storage.bucket import (
     _year_segments,
     fsync_dir,
     pwrite_all,
+    read_header,
     year_of,
 )
 
@@ -59,18 +60,9 @@ class VariableBucket(Bucket):
     def state(self, y: int, fd: int | None = None) -> list[int]:
         st = self._state.get(y)
         if st is None:
-            own = fd is None
-            if own:
-                try:
-                    fd = os.open(self.year_path(y), os.O_RDONLY)
-                except FileNotFoundError:
-                    return [0, 0]
-            assert fd is not None
-            try:
-                raw = os.pread(fd, _VAR_HDR.size, 0)
-            finally:
-                if own:
-                    os.close(fd)
+            raw = read_header(self.year_path(y), _VAR_HDR.size, fd)
+            if raw is None:
+                return [0, 0]
             magic, _v, recsize, nrows, lsn = _VAR_HDR.unpack(raw)
             if magic != _VAR_MAGIC or recsize != self.rec.itemsize:
                 raise errors.InternalError(f"{self.year_path(y)}: not a pgmkts variable-length file")

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pgmkts import errors
+from pgmkts.storage.bucket import fsync_dir
 
 log = logging.getLogger("pgmkts.storage.wal")
 
@@ -109,19 +110,6 @@ def write_checkpoint(wal_dir: str, lsn: int) -> None:
         os.close(fd)
     os.replace(tmp, os.path.join(wal_dir, "checkpoint"))
     fsync_dir(wal_dir)
-
-
-def fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def encode_header(lsn: int, kind: int, header: dict) -> bytes:

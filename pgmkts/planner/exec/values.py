@@ -42,26 +42,8 @@ class Interval:
         return Interval(int(self.months * k), int(self.days * k), int(round(self.us * k)))
 
     def text(self) -> str:
-        parts = []
-        if self.months:
-            y, m = divmod(abs(self.months), 12)
-            sign = "-" if self.months < 0 else ""
-            if y:
-                parts.append(f"{sign}{y} year{'s' if y != 1 else ''}")
-            if m:
-                parts.append(f"{sign}{m} mon{'s' if m != 1 else ''}")
-        if self.days:
-            parts.append(f"{self.days} day{'s' if abs(self.days) != 1 else ''}")
-        if self.us or not parts:
-            sign = "-" if self.us < 0 else ""
-            s, frac = divmod(abs(self.us), US)
-            h, rem = divmod(s, 3600)
-            m, s = divmod(rem, 60)
-            t = f"{sign}{h:02d}:{m:02d}:{s:02d}"
-            if frac:
-                t += f".{frac:06d}".rstrip("0")
-            parts.append(t)
-        return " ".join(parts)
+        from pgmkts.pgtext import interval_text
+        return interval_text(self.months, self.days, self.us)
 
 
 _UNITS = {

@@ -13,6 +13,8 @@ from decimal import Decimal
 
 import numpy as np
 
+from pgmkts import pgtext
+
 PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 PG_EPOCH_DATE = dt.date(2000, 1, 1)
 
@@ -117,27 +119,7 @@ def interval_parts(v) -> tuple[int, int, int]:
 
 def interval_text(v) -> str:
     """IntervalStyle postgres: '1 year 2 mons 3 days 04:05:06.5'."""
-    months, days, us = interval_parts(v)
-    parts = []
-    y, m = divmod(abs(months), 12)
-    sgn = "-" if months < 0 else ""
-    if y:
-        parts.append(f"{sgn}{y} year{'s' if y != 1 else ''}")
-    if m:
-        parts.append(f"{sgn}{m} mon{'s' if m != 1 else ''}")
-    if days:
-        parts.append(f"{days} day{'s' if abs(days) != 1 else ''}")
-    if us or not parts:
-        neg = us < 0
-        us = abs(us)
-        h, rem = divmod(us, 3_600_000_000)
-        mi, rem = divmod(rem, 60_000_000)
-        s, frac = divmod(rem, 1_000_000)
-        t = f"{'-' if neg else ''}{h:02d}:{mi:02d}:{s:02d}"
-        if frac:
-            t += f".{frac:06d}".rstrip("0")
-        parts.append(t)
-    return " ".join(parts)
+    return pgtext.interval_text(*interval_parts(v))
 
 
 def interval_binary(v) -> bytes:
