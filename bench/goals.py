@@ -57,13 +57,14 @@ def _goals() -> list[Goal]:
 
 
 GOALS = _goals()
+NOT_CLIENTS = ("-decode", "-floor")    # measurements of the client alone, never "the best pgmkts client"
 
 
 def _value(results: Results, runner: str, workload: str, higher_better: bool):
     """(value, runner) of a runner, or of the best pgmkts client for 'pgmkts/*'."""
     if runner.endswith("/*"):
         prefix = runner[:-1]
-        cands = [(m.value, r) for r, ws in results.items() if r.startswith(prefix) and not r.endswith("-decode")
+        cands = [(m.value, r) for r, ws in results.items() if r.startswith(prefix) and not r.endswith(NOT_CLIENTS)
                  for w, m in ws.items() if w == workload and m.value is not None]
         if not cands:
             return None, runner
@@ -82,7 +83,13 @@ def evaluate(results: Results) -> list[dict]:
         else:
             rhs_val, rhs_name = _value(results, g.rhs, g.rhs_workload or g.workload, hb)
         row = {"goal": g.text, "workload": g.workload, "lhs": lhs_name, "rhs": rhs_name, "lhs_value": lhs_val,
-               "rhs_value": rhs_val, "target": g.factor if rhs_name else rhs_val, "ratio": None, "pass": None}
+               "rhs_value": rhs_val, "target": g.factor if rhs_name else rhs_val, "ratio": None, "pass": None,
+               "floor_value": None, "floor_ratio": None}
+        # the same client answered by a replay proxy (bench/replay.py): what no server could beat
+        floor, _ = _value(results, f"{lhs_name}-floor", g.workload, hb)
+        if floor is not None:
+            row["floor_value"] = floor
+            row["floor_ratio"] = floor / rhs_val if rhs_name and rhs_val else None
         if lhs_val is not None and rhs_val:
             if rhs_name is None:
                 row["ratio"] = lhs_val

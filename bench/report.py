@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.goals import NOT_CLIENTS
 from bench.workloads import BY_KEY, WORKLOADS
 
 
@@ -41,13 +42,14 @@ def advantage(v: float | None, ref: float | None, higher_better: bool) -> float 
 def pgmkts_best(results: dict, key: str) -> tuple[float | None, str | None]:
     wl = BY_KEY[key]
     cands = [(m["value"], r) for r, ws in results.items() if r.split("/")[0] == "pgmkts"
-             and not r.endswith("-decode") and (m := ws.get(key)) and m.get("value") is not None]
+             and not r.endswith(NOT_CLIENTS) and (m := ws.get(key)) and m.get("value") is not None]
     if not cands:
         return None, None
     return (max if wl.higher_better else min)(cands)
 
 
-CLIENTS = ["pymarketstore", "pymarketstore-decode", "psycopg", "psycopg-csv", "asyncpg", "adbc", "pgbench"]
+CLIENTS = ["pymarketstore", "pymarketstore-decode", "psycopg", "psycopg-floor", "psycopg-csv", "asyncpg",
+           "asyncpg-floor", "adbc", "adbc-floor", "pgbench"]
 
 
 def runner_order(name: str) -> tuple[int, int]:
@@ -87,7 +89,7 @@ def matrix_rows(results: dict) -> list[list[str]]:
         cells, any_value = [], False
         for system in SYSTEMS:
             cands = [(m["value"], r) for r, ws in results.items() if r.split("/")[0] == system
-                     and not r.endswith("-decode") and (m := ws.get(wl.key)) and m.get("value") is not None]
+                     and not r.endswith(NOT_CLIENTS) and (m := ws.get(wl.key)) and m.get("value") is not None]
             errs = [m["error"] for r, ws in results.items() if r.split("/")[0] == system
                     and (m := ws.get(wl.key)) and m.get("error")]
             if cands:
@@ -119,8 +121,14 @@ def goal_rows(goals: list[dict]) -> list[list[str]]:
             target = f"{op} {g['target']:g}×"
             ratio = "" if g["ratio"] is None else f"{g['ratio']:.3g}×"
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[g["pass"]]
+        floor = ""
+        if g.get("floor_value") is not None:
+            floor = fmt_value(g["floor_value"], unit)
+            if g.get("floor_ratio") is not None:
+                floor += f" ({g['floor_ratio']:.3g}×)"
         out.append([g["goal"], g["lhs"] or "", fmt_value(g["lhs_value"], unit),
-                    g["rhs"] or "", fmt_value(g["rhs_value"], unit) if g["rhs"] else "", ratio, target, verdict])
+                    g["rhs"] or "", fmt_value(g["rhs_value"], unit) if g["rhs"] else "", ratio, target, verdict,
+                    floor])
     return out
 
 
@@ -137,7 +145,8 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 RESULT_HEADER = ["workload", "system/client", "median", "best", "n", "pgmkts ×better", "rows out", "note"]
-GOAL_HEADER = ["goal", "pgmkts", "value", "baseline", "value", "ratio", "target", "verdict"]
+GOAL_HEADER = ["goal", "pgmkts", "value", "baseline", "value", "ratio", "target", "verdict",
+               "client floor (ratio)"]
 
 
 def print_run(size: dict) -> str:
@@ -168,7 +177,9 @@ def write_markdown(run: dict, path: Path, charts: list[Path]) -> None:
              "PostgreSQL 15 (same three clients; PRIMARY KEY (symbol, epoch), binary COPY, shared_buffers=1GB, "
              "fsync and synchronous_commit on); pandas HDF5 (PyTables, format=table); ArcticDB (LMDB); "
              "DuckDB (file). `pymarketstore-decode` is pymarketstore's own decode of the reply bytes, "
-             "without the round trip.", ""]
+             "without the round trip. `*-floor` is the same client answered by a replay proxy with the bytes "
+             "pgmkts sent (bench/replay.py): the client's own cost, which no server can go below; the goals "
+             "table shows it and its ratio to the baseline.", ""]
     if meta.get("notes"):
         parts += [f"Note: {meta['notes']}", ""]
     for size in run["sizes"]:

@@ -150,6 +150,12 @@ def run_workload(wl, runners: list, ctx: Ctx, args, results: dict) -> None:
         else:
             a = wl.args(ctx)
             call = functools.partial(fn, *a)
+            if hasattr(runner, "prime"):
+                try:
+                    runner.prime(wl.method, *a)
+                except Exception as exc:  # noqa: BLE001 - reported in the table
+                    _err(results, runner.name, wl.key, "record: " + short_error(exc))
+                    continue
         calls[runner.name] = (call, runner.cancel)
         by_name[runner.name] = runner
     if not calls:

@@ -210,8 +210,27 @@ class PgmktsSystem(System):
                 self.conn_errors[f"pgmkts/{cls.client}"] = "connect: " + short_error(exc)
         url = f"postgresql://pgmkts@127.0.0.1:{self.srv.port}/pgmkts"
         # the hand-written LATERAL form is PostgreSQL's workaround; pgmkts is measured on DISTINCT ON
-        return out + pg_runners("pgmkts", self.srv.dsn, url, PgmktsDialect(), None, self.conn_errors,
-                                skip=frozenset({"latest_lateral"}))
+        out += pg_runners("pgmkts", self.srv.dsn, url, PgmktsDialect(), None, self.conn_errors,
+                          skip=frozenset({"latest_lateral"}))
+        return out + self._floor_runners()
+
+    def _floor_runners(self) -> list[Runner]:
+        """The same three clients through a record/replay proxy: what they cost with no server time."""
+        from bench.pgclients import AdbcRunner, AsyncpgRunner, PsycopgRunner
+        from bench.replay import FloorRunner, ReplayProxy
+        out: list[Runner] = []
+        for cls in (PsycopgRunner, AsyncpgRunner, AdbcRunner):
+            proxy = ReplayProxy(("127.0.0.1", self.srv.port))
+            dsn = self.srv.dsn.replace(f"port={self.srv.port}", f"port={proxy.port}")
+            url = f"postgresql://pgmkts@127.0.0.1:{proxy.port}/pgmkts"
+            try:
+                runner = cls("pgmkts", url if cls is AdbcRunner else dsn, PgmktsDialect())
+                runner.skip = frozenset({"latest_lateral"})
+                out.append(FloorRunner(runner, proxy))
+            except Exception as exc:  # noqa: BLE001 - reported in the table
+                proxy.close()
+                self.conn_errors[f"pgmkts/{cls.client}-floor"] = "connect: " + short_error(exc)
+        return out
 
     def bytes_on_disk(self, ctx: Ctx) -> int | None:
         """Bucket files only, like pg_total_relation_size: the WAL (until its next checkpoint) is
