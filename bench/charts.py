@@ -64,7 +64,8 @@ def scaling_chart(sizes: list[dict], path: Path) -> Path | None:
         return None
     plt, fig, axes = _grid(len(wls))
     for ax, wl in zip(axes, wls, strict=False):
-        runners = sorted({r for s in sizes for r, ws in s["results"].items() if ws.get(wl.key, {}).get("value")})
+        runners = sorted({r for s in sizes for r, ws in s["results"].items()
+                          if ws.get(wl.key, {}).get("value") and not r.endswith("-floor")})
         for r in runners:
             xs, ys = [], []
             for s in sizes:
