@@ -52,6 +52,7 @@ def _goals() -> list[Goal]:
         Goal("pgbench -M simple tps ≥ PostgreSQL", "pgbench_simple", "pgmkts/pgbench", "postgres/pgbench"),
         Goal("pgbench -M prepared tps ≥ PostgreSQL", "pgbench_prepared", "pgmkts/pgbench", "postgres/pgbench"),
         Goal("bytes on disk per row ≤ 32", "bytes", "pgmkts", 32.0),
+        Goal("compressed bytes per row ≤ DuckDB", "bytes", "pgmkts-zstd", "duckdb"),
     ]
     return g
 

@@ -31,9 +31,10 @@ def system_classes() -> dict[str, type[System]]:
     from bench.sys_duckdb import DuckdbSystem
     from bench.sys_hdf5 import Hdf5System
     from bench.sys_pgmkts import PgmktsSystem
+    from bench.sys_pgmkts_zstd import PgmktsZstdSystem
     from bench.sys_postgres import PostgresSystem
     return {"pgmkts": PgmktsSystem, "postgres": PostgresSystem, "hdf5": Hdf5System,
-            "arcticdb": ArcticSystem, "duckdb": DuckdbSystem}
+            "arcticdb": ArcticSystem, "duckdb": DuckdbSystem, "pgmkts-zstd": PgmktsZstdSystem}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 symbol, 5 reps, short pgbench: fast iteration")
     p.add_argument("--days", type=int, default=365, help="days of bars per symbol (default 365)")
     p.add_argument("--tick-days", type=float, default=1.0, help="days of ticks (1 symbol, ~5 ticks/s)")
-    p.add_argument("--systems", default="", help="comma list of: pgmkts,postgres,hdf5,arcticdb,duckdb")
+    p.add_argument("--systems", default="", help="comma list of: pgmkts,postgres,hdf5,arcticdb,duckdb,pgmkts-zstd")
     p.add_argument("--workloads", default="", help="comma list of workload keys: " +
                    ",".join(w.key for w in WORKLOADS))
     p.add_argument("--reps", type=int, default=None, help="timed repetitions per query (default 7, quick 5)")

@@ -99,6 +99,22 @@ def main() -> None:
         nbytes = disk_bytes(root)
         results.append(("file bytes per row", f"{nbytes / (total + 301):.1f} B (raw row 32 B)"))
 
+        # the same files compacted (storage_compression: zstd): size and what decoding costs
+        eng = Engine(root, wal_rotate_interval=0, compression="zstd")
+        t = time.perf_counter()
+        nz = eng.compact()
+        results.append(("zstd: compact every year file", f"{(time.perf_counter() - t) * 1e3:.0f} ms ({nz} files)"))
+        rz = eng.read(tbk)
+        assert all(rz[c].tobytes() == r[c].tobytes() for c in r)
+        results.append(("zstd: read symbol-year (median)", f"{median_ms(lambda: eng.read(tbk), 20):.2f} ms"))
+        results.append(("zstd: read one month (median)", f"{median_ms(lambda: eng.read(tbk, m0, m1), 50):.2f} ms"))
+        results.append(("zstd: read Close only, symbol-year",
+                        f"{median_ms(lambda: eng.read(tbk, columns=['Close']), 20):.2f} ms"))
+        results.append(("zstd: last 100 rows (median)",
+                        f"{median_ms(lambda: eng.read(tbk, limit=100, from_end=True), 200) * 1e3:.0f} us"))
+        eng.close()
+        results.append(("zstd: file bytes per row", f"{disk_bytes(root) / (total + 301):.1f} B"))
+
         # ticks (variable-length): 5 days at ~5 trades/s, written in one-hour batches
         root_t = os.path.join(base, "ticks")
         eng = Engine(root_t, wal_sync="commit", wal_rotate_interval=0)

@@ -58,7 +58,8 @@ def open_engine(config: Config):
 
     root = check_root(config)
     return Engine(root, wal_sync=config.wal_sync, wal_sync_interval_ms=config.wal_sync_interval_ms,
-                  wal_rotate_interval=config.wal_rotate_interval, timezone=config.timezone)
+                  wal_rotate_interval=config.wal_rotate_interval, timezone=config.timezone,
+                  compression=config.storage_compression)
 
 
 async def serve(config: Config, *, demo: bool = False) -> None:

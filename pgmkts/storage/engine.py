@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pgmkts import errors
+from pgmkts.storage import compact as compactmod
 from pgmkts.storage import wal as walmod
 from pgmkts.storage.batch import (
     Prepared,
@@ -59,9 +60,15 @@ class Engine:
     """Thread-safe storage engine over one data directory. See docs/INTERFACES.md."""
 
     def __init__(self, root: str | Path, *, wal_sync: str = "commit", wal_sync_interval_ms: int = 10,
-                 wal_rotate_interval: float = 5.0, timezone: str = "UTC") -> None:
+                 wal_rotate_interval: float = 5.0, timezone: str = "UTC", compression: str = "none") -> None:
         if wal_sync not in ("commit", "interval"):
             raise errors.InvalidParameterValue(f"wal_sync must be 'commit' or 'interval', not {wal_sync!r}")
+        if compression not in compactmod.MODES:
+            raise errors.InvalidParameterValue(f"compression must be one of {compactmod.MODES}, not {compression!r}")
+        # compressed year files are read (and inflated on write) whatever the setting
+        self._compactor = compactmod.Compactor() if compression == "zstd" else None
+        self._zqueue: list[str] = []
+        self._zswept = False
         self.root = os.path.abspath(root)
         self.timezone = timezone  # storage is always UTC; kept for callers' display settings
         self.wal_sync = wal_sync
@@ -155,6 +162,7 @@ class Engine:
                 self._closed = True
                 if self._broken is None:
                     self._checkpoint_locked()
+                    self._run_compaction(final=True)
                 self.wal.close()
                 save_cache(self._cache_path, [(b.info, b.dir) for b in list(self._buckets.values())])
         finally:
@@ -201,6 +209,8 @@ class Engine:
         if isinstance(b, VariableBucket):
             b.sync_data = self.wal_sync == "commit"
             b.on_stale = self._stale_buckets.add
+        else:
+            b.inflate = compactmod.inflate_year
         return b
 
     def info(self, tbk: str) -> BucketInfo | None:
@@ -613,10 +623,14 @@ class Engine:
             with self._wlock:
                 if self._closed or self._broken is not None:
                     return
-                if self.wal.written_lsn == self._ckpt_lsn:
-                    return  # nothing logged since the last checkpoint
-                last, olds = self.wal.rotate()
-            self._finish_checkpoint(last, olds)
+                idle = self.wal.written_lsn == self._ckpt_lsn  # nothing logged since the last one
+                if not idle:
+                    last, olds = self.wal.rotate()
+            if not idle:
+                self._finish_checkpoint(last, olds)
+            elif self._compactor is not None:  # files written before may have gone quiet
+                self._zqueue += self._compactor.candidates(set(), final=False)
+            self._run_compaction(final=False)
 
     def _checkpoint_locked(self) -> None:
         """Checkpoint with the writer lock already held (open, close)."""
@@ -635,6 +649,8 @@ class Engine:
                 vb.flush_headers()  # rows fsynced, then their header (fsynced with the files below)
         dirty = self._dirty.take()
         dirs = self._dirty_dirs.take()
+        if self._compactor is not None:
+            self._zqueue += self._compactor.candidates(dirty, final=False)
         for p in dirty:
             try:
                 fd = os.open(p, os.O_RDONLY)
@@ -655,6 +671,55 @@ class Engine:
                 os.unlink(p)
             except FileNotFoundError:
                 pass
+
+    # ------------------------------------------------------------------ compression
+    def compact(self) -> int:
+        """Compact every past-year file of every fixed bucket now (whatever the setting);
+        returns how many files were compacted."""
+        with self._ckpt_lock:
+            fixed = self._fixed_by_dir()
+            paths = [p for b in fixed.values() for p in compactmod.year_files(b)]
+            return compactmod.Compactor().compact(fixed, paths, self._exclusive)
+
+    def _run_compaction(self, final: bool) -> None:
+        """Compact the year files the checkpoints found quiet (all written ones when final)."""
+        if self._compactor is None:
+            return
+        paths, self._zqueue = self._zqueue, []
+        if final:
+            paths += self._compactor.candidates(set(), final=True)
+        elif not self._zswept:  # once per run: past years left raw by an earlier run or setting
+            self._zswept = True
+            paths += self._compactor.unwritten([p for b in self._fixed_by_dir().values()
+                                                for p in compactmod.year_files(b)])
+        if paths:
+            n = self._compactor.compact(self._fixed_by_dir(), sorted(set(paths)),
+                                        self._exclusive_locked if final else self._exclusive)
+            if n:
+                log.info("compacted %d year files", n)
+
+    def _fixed_by_dir(self) -> dict[str, FixedBucket]:
+        with self._cat_lock:
+            return {b.dir: b for b in self._buckets.values() if isinstance(b, FixedBucket)}
+
+    def _exclusive(self, b: FixedBucket, fn: Callable[[], None]) -> None:
+        """Run fn with no write in flight (writer lock held, every logged frame applied) and
+        the bucket's readers excluded; a write of that bucket waits, others briefly too."""
+        with self._wlock:
+            if self._closed or self._broken is not None:
+                return
+            self._exclusive_locked(b, fn)
+
+    def _exclusive_locked(self, b: FixedBucket, fn: Callable[[], None]) -> None:
+        with self._apply_cv:
+            while self._applied_lsn < self.wal.written_lsn:
+                self._apply_cv.wait()
+        b.lock.acquire_write()
+        try:
+            if not b.dropped:
+                fn()
+        finally:
+            b.lock.release_write()
 
 
 # ---------------------------------------------------------------------- helpers

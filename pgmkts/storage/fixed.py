@@ -5,6 +5,8 @@ presence byte per slot (0 = empty), then one region per column holding `nslots` 
 (columnar: a range read of a column is one pread, a projection touches only its columns).
 Slot of epoch t = (t - year_start) // tf; the epoch is implied by the slot, so Epoch 0
 (1970-01-01 00:00:00) is storable, unlike MarketStore. Files are sparse: holes read as empty.
+A year file may instead be in the compressed form (compress.py, made by compact.py): reads
+decode it, a write first inflates it back to this layout (`inflate` hook, under the write lock).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from pgmkts.storage.bucket import (
     read_header,
     year_start,
 )
+from pgmkts.storage.compress import ZYear, is_compressed
 
 _FIX_HDR = struct.Struct("<8sIIqqqqq")  # magic, version, pad, year, tf, nslots, lo, hi
 _FIX_MAGIC = b"PGMKFIX1"
@@ -63,6 +66,8 @@ class FixedBucket(Bucket):
         super().__init__(*a, **kw)
         self._layouts: dict[int, _FixedLayout] = {}
         self._lohi: dict[int, list[int]] = {}  # year -> [lo slot, hi slot) ever written
+        self._z: dict[int, ZYear | None] = {}  # year -> its compressed index, None when raw
+        self.inflate: Callable[[FixedBucket, int], None] | None = None  # set by compact.py's users
 
     def layout(self, y: int) -> _FixedLayout:
         lay = self._layouts.get(y)
@@ -74,6 +79,10 @@ class FixedBucket(Bucket):
         path = self.year_path(y)
         if not create:
             return os.open(path, os.O_RDONLY)
+        if self.zyear(y) is not None:  # a late write into a compressed year: back to raw first
+            if self.inflate is None:
+                raise errors.InternalError(f"{path}: compressed year file, no codec to inflate it")
+            self.inflate(self, y)
         try:
             return os.open(path, os.O_RDWR)
         except FileNotFoundError:
@@ -85,20 +94,51 @@ class FixedBucket(Bucket):
         os.pwrite(fd, _FIX_HDR.pack(_FIX_MAGIC, 1, 0, y, self.tf, lay.nslots, lay.nslots, 0), 0)
         os.rename(tmp, path)
         self._lohi[y] = [lay.nslots, 0]
+        self._z[y] = None
         self._add_year(y)
         return fd
 
     def lohi(self, y: int, fd: int | None = None) -> list[int]:
         st = self._lohi.get(y)
         if st is None:
-            raw = read_header(self.year_path(y), _FIX_HDR.size, fd)
+            raw = read_header(self.year_path(y), HDR, fd)
             if raw is None:
                 return [0, 0]
-            magic, _v, _p, _y, tf, nslots, lo, hi = _FIX_HDR.unpack(raw)
+            if is_compressed(raw):
+                z = self._zload(y, raw, fd)
+                st = self._lohi[y] = [z.lo, z.hi]
+                return st
+            self._z[y] = None
+            magic, _v, _p, _y, tf, nslots, lo, hi = _FIX_HDR.unpack(raw[:_FIX_HDR.size])
             if magic != _FIX_MAGIC or tf != self.tf:
                 raise errors.InternalError(f"{self.year_path(y)}: not a pgmkts fixed-length file")
             st = self._lohi[y] = [lo, hi]
         return st
+
+    def _zload(self, y: int, head: bytes, fd: int | None) -> ZYear:
+        own = fd is None
+        f = os.open(self.year_path(y), os.O_RDONLY) if fd is None else fd
+        try:
+            z = ZYear(head, f)
+        finally:
+            if own:
+                os.close(f)
+        if z.tf != self.tf or z.ncols != len(self.cols):
+            raise errors.InternalError(f"{self.year_path(y)}: compressed file does not match the bucket")
+        self._z[y] = z
+        return z
+
+    def zyear(self, y: int, fd: int | None = None) -> ZYear | None:
+        """The index of year y when its file is compressed (compress.py), else None."""
+        if y not in self._z:
+            self._lohi.pop(y, None)
+            self.lohi(y, fd)
+        return self._z.get(y)
+
+    def forget_year(self, y: int) -> None:
+        """Drop cached header state after the file was replaced (compaction, inflation)."""
+        self._z.pop(y, None)
+        self._lohi.pop(y, None)
 
     def _seg_slots(self, e: np.ndarray, i: int, j: int, y: int) -> tuple[_FixedLayout, int, int]:
         lay = self.layout(y)
@@ -111,7 +151,7 @@ class FixedBucket(Bucket):
         for i, j, y in _year_segments(e):
             if y in self.years():
                 _, s0, _ = self._seg_slots(e, i, j, y)
-                if s0 < self.lohi(y)[1]:
+                if s0 < self.lohi(y)[1] or self.zyear(y) is not None:
                     return False
         return True
 
@@ -322,6 +362,15 @@ class FixedBucket(Bucket):
                 a, b = max(a, st[0]), min(b, st[1])
                 if a >= b:
                     continue
+                z = self._z.get(y)
+                if z is not None:  # compressed (compress.py): its rows are decoded below
+                    picks = z.select(fd, a, b, need, from_end)
+                    k = sum(len(p[1]) for p in picks)
+                    if k:
+                        plan.append((lay, -1 - fd, 0, k, (z, picks)))  # type: ignore[arg-type]
+                        if need is not None:
+                            need -= k
+                    continue
                 s0, s1, slots = self._present(fd, lay, a, b, need, from_end)
                 if s1 <= s0:
                     continue
@@ -330,11 +379,16 @@ class FixedBucket(Bucket):
                     need -= s1 - s0 if slots is None else len(slots)
             if from_end:
                 plan.reverse()
-            counts = [s1 - s0 if slots is None else len(slots) for _, _, s0, s1, slots in plan]
+            counts = [s1 - s0 if slots is None or fd < 0 else len(slots) for _, fd, s0, s1, slots in plan]
             res = _alloc_columns(sum(counts), [("Epoch", np.dtype(np.int64)), *proj])
             r = 0
             tmp: np.ndarray | None = None
             for (lay, fd, s0, s1, slots), k in zip(plan, counts, strict=True):
+                if fd < 0:
+                    z, picks = slots  # type: ignore[misc]
+                    z.fill(-1 - fd, picks, {n: res[n][r:r + k] for n in res}, lay.ystart, self.cols, proj)
+                    r += k
+                    continue
                 ep = res["Epoch"][r:r + k]
                 if slots is None:
                     _fill_arith(ep, lay.ystart + s0 * self.tf, self.tf)

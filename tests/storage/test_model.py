@@ -28,11 +28,13 @@ def _floor(e: int) -> int:
 
 
 class EngineModel(RuleBasedStateMachine):
+    engine_kw: dict = {}  # test_model_compressed.py runs the same machine with compression on
+
     @initialize()
     def setup(self):
         shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # many reopens: keep it in memory
         self.dir = tempfile.mkdtemp(prefix="pgmkts-model-", dir=shm)
-        self.engine = Engine(self.dir, wal_rotate_interval=0)
+        self.engine = Engine(self.dir, wal_rotate_interval=0, **self.engine_kw)
         self.fixed: dict[int, tuple[float, int]] = {}
         self.var: list[tuple[int, int, int, float]] = []  # (epoch, ns, seq, value)
         self.seq = 0
@@ -105,12 +107,12 @@ class EngineModel(RuleBasedStateMachine):
     @rule()
     def reopen(self):
         self.engine.close()
-        self.engine = Engine(self.dir, wal_rotate_interval=0)
+        self.engine = Engine(self.dir, wal_rotate_interval=0, **self.engine_kw)
 
     @rule()
     def crash_and_reopen(self):
         self.engine._simulate_crash()
-        self.engine = Engine(self.dir, wal_rotate_interval=0)
+        self.engine = Engine(self.dir, wal_rotate_interval=0, **self.engine_kw)
 
     @precondition(lambda self: hasattr(self, "engine"))
     @invariant()
