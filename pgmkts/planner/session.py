@@ -17,7 +17,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from pgmkts import errors
-from pgmkts.planner import compat, fastvalues
+from pgmkts.planner import compat, fastinsert, fastvalues
 from pgmkts.planner import parse as parsemod
 from pgmkts.planner import plan as P
 from pgmkts.planner import settings as S
@@ -77,6 +77,10 @@ _PLAN_CACHE_SIZE = 512
 # FastScan per cached plan (id → (plan, spec)); the plan is kept so an id is never reused
 _FAST: dict[int, tuple[object, FastScan | None]] = {}
 _DESCRIBED: dict[tuple[int, tuple[int, ...]], tuple[object, list[Field]]] = {}   # same keeping rule
+# Session.prepare of a plain (non-catalog) query: (text, param oids, engine, catalog version)
+# → (parameter oids, fields)
+_PREPARED: OrderedDict[tuple, tuple[list[int], list[Field]]] = OrderedDict()
+_CLEAN: dict[str, str] = {}   # Session.is_fast: statement text → comment-stripped text
 
 FAST_INLINE_ROWS = 1000   # FastScans with a literal LIMIT up to this may run on the event loop
 _KW = re.compile(r"^\s*([A-Za-z]+)")
@@ -130,6 +134,17 @@ class Session(SettingsMixin):
         kind = self._utility_kind(text)
         if kind is not None or not parsemod.strip_comments(text):
             return Prepared(sql, list(param_oids), self._utility_fields(kind, text), stmt=("utility", text))
+        # drivers that Parse per query (asyncpg's prepare(), pgbench -M extended) repeat the
+        # same text: reuse the parameter types and fields, keyed like the plan cache
+        pkey = (text, tuple(param_oids), id(self.engine), W.catalog_version())
+        phit = _PREPARED.get(pkey)
+        if phit is not None:
+            return Prepared(sql, list(phit[0]), list(phit[1]), stmt=("sql", text))
+        insert = text[:6].lower() == "insert"
+        if insert:   # ADBC and psycopg (before its prepare threshold) Parse every execution
+            known = fastinsert.prepared_oids(self.engine, text, list(param_oids))
+            if known is not None:
+                return Prepared(sql, known, None, stmt=("sql", text))
         cat = compat.catalog_tree(text)   # catalog compat (planner/compat.py): psql/driver introspection
         if cat is not None:
             fields, oids = compat.catalog_describe(cat, list(param_oids))
@@ -141,6 +156,8 @@ class Session(SettingsMixin):
             raise
         oids = infer_param_oids(tree, list(param_oids), self.engine, self._ctx([]))
         fields = None
+        if insert and isinstance(tree, exp.Insert):
+            fastinsert.remember_oids(self.engine, text, list(param_oids), oids)
         if isinstance(tree, exp.Select | exp.Union | exp.Intersect | exp.Except | exp.Values):
             plan = self._plan(text, tree)
             # a cached plan's result columns depend only on the parameter types: drivers that
@@ -156,6 +173,11 @@ class Session(SettingsMixin):
                         if len(_DESCRIBED) > 4 * _PLAN_CACHE_SIZE:
                             _DESCRIBED.clear()
                         _DESCRIBED[dkey] = (plan, list(fields))
+            if not _has_catalog(plan):
+                with _PLAN_LOCK:
+                    _PREPARED[pkey] = (list(oids), list(fields))
+                    if len(_PREPARED) > _PLAN_CACHE_SIZE:
+                        _PREPARED.popitem(last=False)
         return Prepared(sql, oids, fields, stmt=("sql", text))
 
     def bind(self, prep: Prepared, params: list[object | None]) -> Bound:
@@ -273,6 +295,10 @@ class Session(SettingsMixin):
             raise errors.FeatureNotSupported(f"{kind.upper()} is not supported by pgmkts",
                                              hint="time-series buckets are written with INSERT/COPY, "
                                                   "removed with DELETE ... WHERE epoch range")
+        if params and clean[:6].lower() == "insert":
+            res = self._insert_fast(clean, params)
+            if res is not None:
+                return res
         # bulk INSERT first: the catalog router's text scan costs ~50 ms per MB of VALUES
         if clean[:6].lower() == "insert" and len(clean) > 2000:
             fast = fastvalues.parse_insert(clean, params)
@@ -361,7 +387,12 @@ class Session(SettingsMixin):
     def is_fast(self, text: str) -> bool:
         """True when `text` has a cached, validated FastScan plan: the wire may run it inline
         on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
-        clean = parsemod.strip_comments(text.strip().rstrip(";"))
+        clean = _CLEAN.get(text)
+        if clean is None:   # asked per Execute: remember the cleaned text of recent statements
+            clean = parsemod.strip_comments(text.strip().rstrip(";"))
+            if len(_CLEAN) > _PLAN_CACHE_SIZE:
+                _CLEAN.clear()
+            _CLEAN[text] = clean
         with _PLAN_LOCK:
             plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
         if plan is None:
@@ -529,6 +560,24 @@ class Session(SettingsMixin):
         n = self._write(batches)
         return Result(tag=f"INSERT 0 {n}", fields=None)
 
+    def insert_prepared(self, sql: str, param_oids: list[int]) -> bool:
+        """True when prepare(sql, param_oids) is an INSERT answered from fastinsert's cache
+        (no parsing): the wire may run it on the event loop."""
+        text = sql.strip().rstrip(";")
+        return text[:6].lower() == "insert" and \
+            fastinsert.prepared_oids(self.engine, text, list(param_oids)) is not None
+
+    def _insert_fast(self, text: str, params: list) -> Result | None:
+        """INSERT ... VALUES ($1, ...) by planner/fastinsert.py; None: take the general path."""
+        spec = fastinsert.spec_for(self.engine, text)
+        if spec is None:
+            return None
+        self._check_writable()
+        batches = fastinsert.build(spec, params)
+        if batches is None:
+            return None
+        return Result(tag=f"INSERT 0 {self._write(batches)}", fields=None)
+
     def _insert_frame(self, target: str, cols: list[str] | None, frame: Frame) -> Result:
         """INSERT ... VALUES read by the fast tokenizer (planner/fastvalues.py)."""
         self._check_writable()
@@ -645,7 +694,8 @@ class Session(SettingsMixin):
         tz = self.settings.get("TimeZone", "UTC")
 
         def consume(table: pa.Table) -> int:
-            cols = [c.combine_chunks() for c in table.columns]
+            # one chunk (what the COPY parsers build) as is: combine_chunks would copy it
+            cols = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in table.columns]
             frame = Frame(cols, [(None, n) for n in names], table.num_rows)
             return self._write(W.to_batches(rel, frame, names, tz))
 

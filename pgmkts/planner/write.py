@@ -190,7 +190,7 @@ def to_batches(rel: bind.Relation, frame: Frame, colnames: list[str], tz: str = 
         raise errors.NotNullViolation(f'null value in column "epoch" of relation "{rel.name}"')
     us = pc.cast(ep, pa.int64()).to_numpy(zero_copy_only=False)
     secs = np.floor_divide(us, US)
-    data: dict[str, np.ndarray] = {"Epoch": secs.astype(np.int64)}
+    data: dict[str, np.ndarray] = {"Epoch": secs.astype(np.int64, copy=False)}
     if rel.variable_length:
         if "nanoseconds" in by_name:
             data["Nanoseconds"] = _np(by_name["nanoseconds"], "i4", "nanoseconds")
@@ -215,17 +215,16 @@ def to_batches(rel: bind.Relation, frame: Frame, colnames: list[str], tz: str = 
         sym = cast_value(sym, pa.string(), tz)
     if sym.null_count:
         raise errors.NotNullViolation(f'null value in column "symbol" of relation "{rel.name}"')
-    gid, ng = group_ids([sym], n)
     out: list[tuple[str, dict[str, np.ndarray], bool | None]] = []
-    change = np.flatnonzero(gid[1:] != gid[:-1]) + 1
-    if len(change) == ng - 1:
+    runs = _symbol_runs(sym, n)
+    if runs is not None:
         # each symbol's rows are contiguous (clients COPY a symbol at a time): slices, without
         # the sort and the per-column gathers
-        edges = [0, *change.tolist(), n]
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            tbk = f"{sym[a].as_py()}/{rel.timeframe}/{rel.attrgroup}"
-            out.append((tbk, {k: v[a:b] for k, v in data.items()}, variable))
+        for a, b, s in runs:
+            out.append((f"{s}/{rel.timeframe}/{rel.attrgroup}", {k: v[a:b] for k, v in data.items()},
+                        variable))
         return out
+    gid, ng = group_ids([sym], n)
     order = np.argsort(gid, kind="stable")
     bounds = np.flatnonzero(np.diff(gid[order])) + 1
     for idx in np.split(order, bounds):
@@ -233,6 +232,25 @@ def to_batches(rel: bind.Relation, frame: Frame, colnames: list[str], tz: str = 
         tbk = f"{s}/{rel.timeframe}/{rel.attrgroup}"
         out.append((tbk, {k: v[idx] for k, v in data.items()}, variable))
     return out
+
+
+_MAX_RUNS = 4096  # more symbol runs than this: sorting the symbols costs no more than the runs
+
+
+def _symbol_runs(sym, n: int) -> list[tuple[int, int, str]] | None:
+    """[(first row, end row, symbol)] when every symbol's rows are contiguous, found by comparing
+    neighbours (one vectorised pass; group_ids sorts every value); None otherwise."""
+    if isinstance(sym, pa.ChunkedArray):
+        sym = sym.combine_chunks()
+    change = np.flatnonzero(pc.not_equal(sym.slice(1), sym.slice(0, n - 1)).to_numpy(
+        zero_copy_only=False)) + 1 if n > 1 else np.zeros(0, np.int64)
+    if len(change) >= _MAX_RUNS:
+        return None
+    edges = [0, *change.tolist(), n]
+    names = sym.take(pa.array(edges[:-1], pa.int64())).to_pylist()
+    if len(set(names)) != len(names):
+        return None
+    return list(zip(edges[:-1], edges[1:], names, strict=True))
 
 
 def _np(arr, dt: str, name: str) -> np.ndarray:
@@ -262,4 +280,4 @@ def _np(arr, dt: str, name: str) -> np.ndarray:
         info = np.iinfo(target)
         if npv.size and (npv.min() < info.min or npv.max() > info.max):
             raise errors.NumericValueOutOfRange(f'value out of range for column "{name}"')
-    return npv.astype(target)
+    return npv.astype(target, copy=False)  # Arrow's buffer as is when the type matches

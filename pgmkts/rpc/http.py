@@ -54,7 +54,7 @@ class Request:
     version: str
     headers: dict[str, str]          # lower-cased names; repeated headers joined with ", "
     raw_head: bytes
-    body: bytes = b""
+    body: bytes | memoryview = b""
     path: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -68,12 +68,61 @@ class Request:
         return "close" not in conn
 
 
+BIG_BODY = 1 << 20  # bodies at least this big are received straight into their final buffer
+
+
+class _IntoBuffer(asyncio.BufferedProtocol):
+    """Takes over a transport to receive exactly len(view) bytes into `view`.
+
+    The kernel copies the socket's bytes straight into the body's buffer; through the
+    StreamReader a large body was copied three more times (its growing bytearray, the bytes
+    cut from it, the join with what the header read left over): measured ~35 ms of loop time
+    per 17 MB Write.
+    """
+
+    def __init__(self, transport: asyncio.BaseTransport, view: memoryview,
+                 done: asyncio.Future) -> None:
+        self.transport = transport
+        self.view = view
+        self.pos = 0
+        self.done = done
+        self.eof = False
+        self.lost: tuple[Exception | None] | None = None
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view[self.pos:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.pos += nbytes
+        if self.pos >= len(self.view):
+            # stop at once: the next request's bytes stay in the socket for the StreamReader
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+            self._finish()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._finish()
+        return True  # the owner's protocol decides once it is back
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = (exc,)
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+
 class _BufferedReader:
     """asyncio StreamReader plus the bytes the sniffer already consumed."""
 
-    def __init__(self, reader: asyncio.StreamReader, first: bytes) -> None:
+    def __init__(self, reader: asyncio.StreamReader, first: bytes,
+                 transport: asyncio.BaseTransport | None = None) -> None:
         self.reader = reader
         self.buf = bytearray(first)
+        # plain TCP transports that can switch protocols: big bodies are read into place
+        self.transport = transport if transport is not None and hasattr(transport, "set_protocol") \
+            and transport.get_extra_info("sslcontext") is None else None
 
     async def _fill(self) -> bool:
         chunk = await self.reader.read(256 * 1024)
@@ -101,11 +150,15 @@ class _BufferedReader:
                     raise HttpError(400, "connection closed inside the request header")
                 return None
 
-    async def read_exactly(self, n: int) -> bytes:
+    async def read_exactly(self, n: int) -> bytes | memoryview:
         if len(self.buf) >= n:
             out = bytes(self.buf[:n])
             del self.buf[:n]
             return out
+        pending = getattr(self.reader, "_buffer", None)  # what the StreamReader holds already
+        if n >= BIG_BODY and self.transport is not None and isinstance(pending, bytearray) \
+                and self.reader.exception() is None and not self.reader.at_eof():
+            return await self._read_into(n, len(pending))
         # big bodies: take the rest straight from the stream instead of growing our buffer
         have = bytes(self.buf)
         self.buf.clear()
@@ -115,6 +168,42 @@ class _BufferedReader:
             raise HttpError(400, f"connection closed after {len(have) + len(exc.partial)} of {n} "
                                  "body bytes") from None
         return have + rest if have else rest
+
+    async def _read_into(self, n: int, pending: int) -> memoryview:
+        """`n` bytes into one preallocated buffer: ours, then the StreamReader's, then the socket."""
+        import numpy as np  # the RPC service needs it anyway; np.empty leaves pages untouched
+
+        out = np.empty(n, np.uint8).data
+        pos = len(self.buf)
+        out[:pos] = self.buf
+        self.buf.clear()
+        if pending:  # returns at once (data is buffered) and never more than asked for
+            chunk = await self.reader.read(min(pending, n - pos))
+            out[pos:pos + len(chunk)] = chunk
+            pos += len(chunk)
+        if pos == n:
+            return out
+        transport = self.transport
+        assert transport is not None
+        loop = asyncio.get_running_loop()
+        proto = _IntoBuffer(transport, out[pos:], loop.create_future())
+        owner = transport.get_protocol()
+        transport.set_protocol(proto)
+        transport.resume_reading()  # type: ignore[attr-defined]  # the StreamReader may have paused it
+        try:
+            await proto.done
+        finally:
+            transport.set_protocol(owner)
+            if proto.lost is not None:
+                owner.connection_lost(proto.lost[0])
+            elif proto.eof:
+                if not owner.eof_received():  # type: ignore[attr-defined]
+                    transport.close()
+            else:
+                transport.resume_reading()  # type: ignore[attr-defined]
+        if proto.pos < len(proto.view):
+            raise HttpError(400, f"connection closed after {pos + proto.pos} of {n} body bytes")
+        return out
 
     async def read_line(self, limit: int = 4096) -> bytes:
         while True:
@@ -159,12 +248,12 @@ def parse_head(head: bytes) -> Request:
     return Request(method.upper(), target, version, headers, head)
 
 
-async def read_body(rd: _BufferedReader, req: Request, max_body: int) -> bytes:
+async def read_body(rd: _BufferedReader, req: Request, max_body: int) -> bytes | memoryview:
     te = req.headers.get("transfer-encoding", "").lower()
     if te:
         if te != "chunked":
             raise HttpError(501, f"unsupported transfer-encoding {te[:40]!r}")
-        chunks: list[bytes] = []
+        chunks: list[bytes | memoryview] = []
         total = 0
         while True:
             line = await rd.read_line()
@@ -261,7 +350,7 @@ async def handle_http(app: Any, reader: asyncio.StreamReader, writer: asyncio.St
     metrics = _metrics(app)
     if metrics is not None:
         metrics.conn_opened("rpc")
-    rd = _BufferedReader(reader, first_bytes)
+    rd = _BufferedReader(reader, first_bytes, writer.transport)
     version = str(getattr(app, "version", "") or "")
     max_body = _max_body(app)
     try:

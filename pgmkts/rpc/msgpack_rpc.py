@@ -116,7 +116,7 @@ class RpcService:
         if getattr(getattr(self.app, "config", None), "queryable", True) is False:
             raise RpcError("server is not queryable")
 
-    def handle(self, body: bytes, role: str = "readwrite") -> tuple[list, int, bool]:
+    def handle(self, body: bytes | memoryview, role: str = "readwrite") -> tuple[list, int, bool]:
         """One request body → (reply as a list of buffers, rows returned, was it a query)."""
         req_id: Any = None
         method = None

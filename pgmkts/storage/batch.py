@@ -98,7 +98,9 @@ def prepare(tbk: str, data: Mapping[str, np.ndarray], variable: bool | None,
         # floor to the timeframe, counted from each UTC year's start (MarketStore's slots);
         # year starts are whole days, so for timeframes dividing a day that is a plain modulo
         tf = info.tf_seconds
-        if 86400 % tf == 0:
+        if 86400 % tf == 0 and _consecutive_slots(epoch, tf):
+            pass  # a bulk load's usual shape: flooring changes nothing (one subtraction, no division)
+        elif 86400 % tf == 0:
             epoch = epoch - epoch % tf
         else:
             ylo, yhi = year_index(np.array([lo, hi]))
@@ -115,6 +117,15 @@ def prepare(tbk: str, data: Mapping[str, np.ndarray], variable: bool | None,
         arranged = {"Epoch": epoch, **out}
     arranged = {c: np.ascontiguousarray(a) for c, a in arranged.items()}
     return Prepared(info, create, arranged, n)
+
+
+def _consecutive_slots(epoch: np.ndarray, tf: int) -> bool:
+    """Every epoch on a slot boundary and one slot after the previous (tf divides a day, so slots
+    are multiples of tf): the int64 modulo of the floor costs ~6x this check."""
+    if int(epoch[0]) % tf or int(epoch[-1]) - int(epoch[0]) != (len(epoch) - 1) * tf:
+        return False
+    return len(epoch) < 2 or bool((np.subtract(epoch[1:], epoch[:-1]) == tf).all())
+
 
 # ------------------------------------------------------------------ apply (LSN order)
 

@@ -7,6 +7,7 @@ read API's int64 nanoseconds.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
 import shutil
@@ -36,8 +37,12 @@ def year_start(y: int) -> int:
     return int(YEAR_STARTS[y - YEAR_MIN])
 
 
+_YEAR_STARTS_LIST = YEAR_STARTS.tolist()
+
+
 def year_of(t: int) -> int:
-    return YEAR_MIN + int(np.searchsorted(YEAR_STARTS, t, side="right")) - 1
+    # bisect on a list: a numpy searchsorted for one scalar costs ~2.5 µs, several per write
+    return YEAR_MIN + bisect.bisect_right(_YEAR_STARTS_LIST, t) - 1
 
 
 def year_index(e: np.ndarray) -> np.ndarray:

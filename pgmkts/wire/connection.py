@@ -23,6 +23,7 @@ from pgmkts.wire.copy import CopyInDecoder, CopyOutEncoder
 from pgmkts.wire.extended import ExtendedMixin
 from pgmkts.wire.framing import (
     CANCEL_REQUEST,
+    FLUSH_BYTES,
     GSSENC_REQUEST,
     PROTOCOL_3_0,
     SSL_REQUEST,
@@ -37,7 +38,6 @@ from pgmkts.wire.types import encode_datarows
 
 log = logging.getLogger("pgmkts.wire")
 
-FLUSH_BYTES = 1 << 16          # buffered protocol output is written once it exceeds this
 # Statements whose measured CPU time is below this run inline on the event loop instead of in a
 # worker thread. Measured with pgbench "last 100 bars", 8 clients, on the shared 2-core box:
 # always-thread was as fast or faster (numpy/pyarrow and the socket overlap across threads),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pgmkts import errors
 from pgmkts.planner.result import Prepared
 from pgmkts.wire import messages as m
-from pgmkts.wire.framing import Message
+from pgmkts.wire.framing import FLUSH_BYTES, Message
 from pgmkts.wire.notify import parse_notify
 from pgmkts.wire.portal import Portal
 from pgmkts.wire.state import Fatal, State, _Closed
@@ -64,7 +64,8 @@ class ExtendedMixin:
             self._end_statement()
             self._error(exc)
             self.state = State.EXT_ERROR
-        await self.maybe_flush()
+        if self._out_size >= FLUSH_BYTES:   # (inline: a coroutine call per message adds up)
+            await self.flush()
 
     async def _parse(self, p) -> None:
         if p.name and p.name in self.statements:
@@ -75,8 +76,10 @@ class ExtendedMixin:
         if note is not None:
             prep = Prepared(p.query, [], None, stmt=("notify", note))
         else:
+            # a cached INSERT's Parse is a dict look-up: no thread hand-off (ADBC Parses per execution)
             prep = await self.call(lambda: self.session.prepare(p.query, p.param_oids), "P:" + p.query,
-                                   inline=self.session.is_fast(p.query))
+                                   inline=self.session.is_fast(p.query)
+                                   or self.session.insert_prepared(p.query, p.param_oids))
         prep.name = p.name
         self.statements[p.name] = prep
         self.send(m.PARSE_COMPLETE)

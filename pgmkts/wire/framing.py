@@ -21,6 +21,7 @@ CANCEL_REQUEST = 80877102        # 1234 << 16 | 5678
 MAX_STARTUP_BYTES = 10000
 
 _I32 = struct.Struct("!i")
+FLUSH_BYTES = 1 << 16          # buffered protocol output is written once it exceeds this
 
 
 @dataclass(slots=True)
@@ -92,6 +93,16 @@ class Framer:
         return StartupPacket(code, body)
 
     def next_message(self) -> Message | None:
+        buf, pos = self._buf, self._pos
+        if not self.startup and len(buf) - pos >= 5:
+            # the common case inline (a pgbench -M prepared transaction is four messages)
+            (length,) = _I32.unpack_from(buf, pos + 1)
+            end = pos + 1 + length
+            if 4 <= length <= self.max_message_bytes + 4:
+                if end > len(buf):
+                    return None
+                self._pos = end
+                return Message(bytes(buf[pos:pos + 1]), bytes(buf[pos + 5:end]))
         if self.needed():
             return None
         length = self._length()

@@ -229,7 +229,27 @@ def parse_parse(body: bytes) -> Parse:
     return Parse(name, query, oids)
 
 
+_BIND_TAIL = struct.Struct("!hhh")
+
+
 def parse_bind(body: bytes) -> Bind:
+    # fast path: no parameters and no parameter formats (pgbench -M prepared, most dashboards);
+    # anything else, or anything odd, takes the checked reader below
+    i = body.find(b"\x00")
+    j = body.find(b"\x00", i + 1) if i >= 0 else -1
+    if j >= 0 and len(body) >= j + 7:
+        nf, npar, nr = _BIND_TAIL.unpack_from(body, j + 1)
+        if nf == 0 and npar == 0 and 0 <= nr <= 1 and len(body) == j + 7 + 2 * nr:
+            rfmts = [_I16.unpack_from(body, j + 7)[0]] if nr else []
+            if not rfmts or rfmts[0] in (0, 1):
+                try:
+                    return Bind(body[:i].decode("utf-8"), body[i + 1:j].decode("utf-8"), [], [], rfmts)
+                except UnicodeDecodeError:
+                    pass
+    return _parse_bind_checked(body)
+
+
+def _parse_bind_checked(body: bytes) -> Bind:
     r = Reader(body, "Bind")
     portal, stmt = r.cstring(), r.cstring()
     nf = r.int16()
@@ -257,6 +277,15 @@ def parse_bind(body: bytes) -> Bind:
 
 
 def parse_describe_or_close(body: bytes, what: str) -> tuple[bytes, str]:
+    if body[:1] in (b"S", b"P") and body.find(b"\x00") == len(body) - 1:   # fast path: well formed
+        try:
+            return body[:1], body[1:-1].decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    return _parse_describe_or_close_checked(body, what)
+
+
+def _parse_describe_or_close_checked(body: bytes, what: str) -> tuple[bytes, str]:
     r = Reader(body, what)
     kind = r.byte()
     name = r.cstring()
@@ -267,6 +296,15 @@ def parse_describe_or_close(body: bytes, what: str) -> tuple[bytes, str]:
 
 
 def parse_execute(body: bytes) -> tuple[str, int]:
+    if len(body) >= 5 and body.find(b"\x00") == len(body) - 5:   # fast path: well formed
+        try:
+            return body[:-5].decode("utf-8"), _I32.unpack_from(body, len(body) - 4)[0]
+        except UnicodeDecodeError:
+            pass
+    return _parse_execute_checked(body)
+
+
+def _parse_execute_checked(body: bytes) -> tuple[str, int]:
     r = Reader(body, "Execute")
     name = r.cstring()
     limit = r.int32()

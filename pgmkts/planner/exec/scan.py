@@ -13,6 +13,7 @@ from pgmkts.planner.exec import overlay
 from pgmkts.planner.exec.frame import Ctx, Frame
 from pgmkts.planner.exec.values import US, broadcast, cast_value, common_type, type_of
 from pgmkts.planner.types import TS
+from pgmkts.storage.lastrow import cached_reads
 
 MAX_NS = 2**63 - 1
 
@@ -196,10 +197,17 @@ def run_scan(scan: P.Scan, ctx: Ctx, ev) -> Frame:
     # CREATE TABLE "open"): read those with their own names and rename to the group's.
     renames = _case_renames(rel, infos)
     committed = [b.tbk for b in infos if not pend[b.tbk] and b.tbk not in renames]
-    datas = ctx.engine.read_many(committed, start, end, **kw) if committed else {}
-    for tbk, rn in renames.items():
-        if not pend[tbk]:
-            datas[tbk] = _read_renamed(ctx.engine, tbk, rn, start, end, **kw)
+
+    def read_committed() -> dict[str, dict | None]:
+        got = ctx.engine.read_many(committed, start, end, **kw) if committed else {}
+        for tbk, rn in renames.items():
+            if not pend[tbk]:
+                got[tbk] = _read_renamed(ctx.engine, tbk, rn, start, end, **kw)
+        return got
+    # the newest row(s) of each bucket (DISTINCT ON): served from storage/lastrow.py's cache
+    datas: dict[str, dict | None] = cached_reads(ctx.engine, [b.tbk for b in infos if not pend[b.tbk]],
+                         (start, end, tuple(scan.columns or ()), scan.columns is None, limit, scan.from_end),
+                         limit, read_committed) if not any(pend.values()) else read_committed()
     for b in infos:
         if pend[b.tbk]:
             base = (_read_renamed(ctx.engine, b.tbk, renames.get(b.tbk, {}), None, None, columns=scan.columns)

@@ -22,8 +22,8 @@ def encode_column(arr: pa.Array, oid: int, fmt: int, tz: str | None = "UTC") -> 
 
 def encode_datarows(batch: pa.RecordBatch, oids: list[int], formats: list[int], tz: str | None = "UTC") -> bytes:
     """A whole batch as consecutive DataRow messages."""
-    if batch.num_rows <= SMALL_ROWS and not any(formats):
-        return small_text_datarows(batch, oids, tz)
+    if batch.num_rows <= SMALL_ROWS:
+        return small_text_datarows(batch, oids, tz, formats)
     cols = [encode_column(batch.column(i), oids[i], formats[i], tz) for i in range(batch.num_columns)]
     return assemble(cols, batch.num_rows)
 
