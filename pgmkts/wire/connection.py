@@ -103,6 +103,16 @@ class Connection(ExtendedMixin, ListenMixin):
                 pass
 
     # ------------------------------------------------------------------ input
+    async def _read_raw(self, size: int) -> bytes:
+        """One read of up to `size` bytes (COPY IN): raises _Closed at EOF or on an error."""
+        try:
+            data = await self.reader.read(size)
+        except (ConnectionError, OSError) as e:
+            raise _Closed() from e
+        if not data:
+            raise _Closed()
+        return data
+
     async def _read(self, timeout: float | None) -> None:
         try:
             if timeout:
@@ -679,13 +689,21 @@ class Connection(ExtendedMixin, ListenMixin):
         prev = self.state
         self.state = State.COPY_IN
         failure: errors.PgmktsError | None = None
+        framer = self.framer
+        discard = bytearray()   # CopyData after a cancel is read and dropped until CopyDone
         try:
             while True:
-                msg = await self.read_message()
-                if msg.type == b"d":
-                    if failure is None:
-                        dec.feed(msg.body)
-                elif msg.type == b"c":
+                # CopyData bodies go straight into dec.sink; other messages come back here
+                sink = dec.sink if failure is None else discard
+                msg = framer.copy_into(sink)
+                if msg is None:
+                    framer.feed_copy(await self._read_raw(1 << 20), sink)
+                    discard.clear()
+                    if failure is None and self.cancel_reason is not None:
+                        failure = errors.QueryCanceled(f"canceling statement due to {self.cancel_reason}")
+                        dec.sink = bytearray()
+                    continue
+                if msg.type == b"c":
                     break
                 elif msg.type == b"f":
                     text = msg.body.rstrip(b"\x00").decode("utf-8", "replace")
@@ -698,10 +716,12 @@ class Connection(ExtendedMixin, ListenMixin):
                     failure = errors.ProtocolViolation(
                         f"unexpected message type {msg.type!r} during COPY from stdin")
                     break
-                if self.cancel_reason is not None:
+                if failure is None and self.cancel_reason is not None:
                     failure = errors.QueryCanceled(f"canceling statement due to {self.cancel_reason}")
+                    dec.sink = bytearray()
         finally:
             self.state = prev
+            framer.copy_owed = 0   # only non-zero when the connection is going away
         if failure is not None:
             raise failure
         table = await self.call(dec.table)

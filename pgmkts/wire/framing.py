@@ -45,8 +45,9 @@ class Framer:
         self.startup = True          # until the startup packet has been taken
         self._buf = bytearray()
         self._pos = 0
+        self.copy_owed = 0           # bytes of a CopyData body still to come (copy_into)
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
         if self._pos and self._pos > len(self._buf) // 2:
             del self._buf[: self._pos]   # compact lazily so feeding stays amortised O(n)
             self._pos = 0
@@ -111,6 +112,63 @@ class Framer:
         body = bytes(self._buf[start + 5: start + 1 + length])
         self._pos += 1 + length
         return Message(mtype, body)
+
+    def copy_into(self, sink: bytearray) -> Message | None:
+        """COPY IN fast path: append the bodies of the buffered CopyData messages to `sink`
+        (slices of the buffer, no bytes object per message) and return the first other complete
+        message, or None when more input is needed. A CopyData message whose body has not fully
+        arrived is appended as far as it goes and the rest is owed (`copy_owed`): feed_copy
+        writes those bytes straight from the socket data into `sink`."""
+        buf = self._buf
+        with memoryview(buf) as mv:
+            pos = self._copy_bodies(mv, self._pos, sink)
+        if pos == len(buf):
+            buf.clear()
+            self._pos = 0
+            return None
+        self._pos = pos
+        return None if buf[pos] == 0x64 else self.next_message()   # 0x64: 'd' with a partial header
+
+    def feed_copy(self, data, sink: bytearray) -> None:
+        """Socket bytes during COPY IN. While nothing is buffered, CopyData bodies are copied from
+        `data` into `sink` directly (one copy, none through the message buffer); the rest —
+        a partial header, the message after the COPY — is buffered as usual."""
+        if self.buffered:
+            self.feed(data)
+            return
+        with memoryview(data) as mv:
+            pos = self._copy_bodies(mv, 0, sink)
+            if pos < len(mv):
+                self.feed(mv[pos:])
+
+    def _copy_bodies(self, mv: memoryview, pos: int, sink: bytearray) -> int:
+        """Append the owed body bytes, then whole CopyData bodies, from mv[pos:] to `sink`; return
+        where a non-CopyData message or an incomplete header starts (or len(mv))."""
+        end = len(mv)
+        owed = self.copy_owed
+        if owed:
+            take = min(owed, end - pos)
+            sink += mv[pos:pos + take]
+            self.copy_owed = owed - take
+            pos += take
+            if self.copy_owed:
+                return pos
+        limit = self.max_message_bytes + 4
+        unpack = _I32.unpack_from
+        while end - pos >= 5 and mv[pos] == 0x64:
+            (length,) = unpack(mv, pos + 1)
+            if not 4 <= length <= limit:
+                self._buf = bytearray(mv[pos:pos + 5])
+                self._pos = 0
+                self._length()     # raises the framer's usual error
+            stop = pos + 1 + length
+            if stop > end:
+                sink += mv[pos + 5:end]
+                self.copy_owed = stop - end
+                return end
+            sink += mv[pos + 5:stop]
+            pos = stop
+        return pos
 
     def take_rest(self) -> bytes:
         """Whatever was read past the last message (e.g. bytes that arrived before TLS started)."""

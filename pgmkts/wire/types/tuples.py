@@ -131,87 +131,98 @@ def _shape(data, pos: int, end: int, ncols: int, widths) -> tuple[int, ...] | No
     return tuple(lens) if p <= end else None
 
 
+_BLOCK = 16384        # rows checked and copied at once: a block (~1 MB of tuples) stays in cache
+                      # across the per-field passes instead of streaming the body once per field
+
+
 def _runs(u8: np.ndarray, pos: int, fields) -> pa.Table | None:
     """Rows grouped so that consecutive tuples share their field lengths (a symbol's rows
-    together, as clients send them): each run of one shape is a structured view, found by
-    checking growing windows of rows at once. Declines (None) when runs are short."""
+    together, as clients send them): each run of one shape is a structured view, checked and
+    copied block by block (each block's fields read while it is in cache). Declines (None)
+    when runs are short."""
     end = len(u8)
     ncols = len(fields)
     widths = [FIXED_BIN[f.type_oid][1] if f.type_oid in FIXED_BIN else 0 for f in fields]
     trailer = end - 2 if bytes(u8[-2:]) == TRAILER else -1
-    runs: list[tuple[int, int, tuple[int, ...]]] = []
+    min_row = 2 + sum(4 + w for w in widths)
+    cap = (end - pos) // min_row + 1    # an upper bound unless there are NULLs
+    vals = [np.empty(cap, np.dtype(FIXED_BIN[f.type_oid][0]).newbyteorder("=")) if widths[i] else None
+            for i, f in enumerate(fields)]
+    texts: list[list[np.ndarray]] = [[] for _ in fields]
+    runs: list[tuple[int, int, tuple[int, ...]]] = []   # (first output row, count, shape)
     rows = 0
     while pos < end and pos != trailer:
         shape = _shape(u8, pos, end, ncols, widths)
         if shape is None:
             return None
-        row = 2 + sum(4 + max(ln, 0) for ln in shape)
-        names, formats, offsets = ["n"], ["=u2"], [0]
+        offs = []
         off = 2
-        for i, ln in enumerate(shape):
-            names.append(f"l{i}")
-            formats.append("=u4")
-            offsets.append(off)
+        for ln in shape:
+            offs.append(off)
             off += 4 + max(ln, 0)
-        chk_dt = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": row})
+        row = off
+        chk_dt = np.dtype({"names": ["n"] + [f"l{i}" for i in range(ncols)],
+                           "formats": ["=u2"] + ["=u4"] * ncols, "offsets": [0] + offs, "itemsize": row})
         want = [_native(ncols, ">i2")] + [_native(ln, ">i4") for ln in shape]
         most = (end - pos) // row
-        count, win = 1, 64
+        count, win = 0, 64
         while count < most:
             m = min(win, most - count)
-            view = np.ndarray((m,), chk_dt, u8, pos + count * row)
+            start = pos + count * row
+            view = np.ndarray((m,), chk_dt, u8, start)
             eq = view["n"] == want[0]
             for i in range(ncols):
                 eq &= view[f"l{i}"] == want[i + 1]
             bad = np.flatnonzero(~eq)
-            if len(bad):
-                count += int(bad[0])
+            g = int(bad[0]) if len(bad) else m
+            k = rows + count
+            if k + g > cap:      # NULLs make tuples shorter than min_row: grow the outputs
+                cap = max(2 * cap, k + g)
+                for i, arr in enumerate(vals):
+                    if arr is not None:
+                        grown = np.empty(cap, arr.dtype)
+                        grown[:k] = arr[:k]
+                        vals[i] = grown
+            for i, f in enumerate(fields):
+                ln = shape[i]
+                if widths[i]:
+                    out = vals[i]
+                    assert out is not None
+                    if ln < 0:
+                        out[k:k + g] = 0
+                    else:
+                        out[k:k + g] = np.ndarray((g,), FIXED_BIN[f.type_oid][0], u8, start + offs[i] + 4, (row,))
+                elif ln > 0:
+                    texts[i].append(np.ndarray((g, ln), np.uint8, u8, start + offs[i] + 4, (row, 1)).copy())
+            count += g
+            if g < m:
                 break
-            count += m
-            win *= 4
-        runs.append((pos, count, shape))
+            win = min(win * 4, _BLOCK)
+        runs.append((rows, count, shape))
         rows += count
         pos += count * row
         if len(runs) > 16 and rows < _MIN_AVG_RUN * len(runs):
             return None
-    out = {}
+    out_cols = {}
     for i, f in enumerate(fields):
-        if widths[i]:
-            fmt = FIXED_BIN[f.type_oid][0]
-            # one pass per run: the strided big-endian values land byte-swapped in one native array
-            vals = np.empty(rows, np.dtype(fmt).newbyteorder("="))
-            ok = np.empty(rows, bool)
-            k = 0
-            for start, count, shape in runs:
-                off = start + 2 + sum(4 + max(ln, 0) for ln in shape[:i]) + 4
+        ok = None
+        if any(shape[i] < 0 for _k, _c, shape in runs):
+            ok = np.ones(rows, bool)
+            for k, c, shape in runs:
                 if shape[i] < 0:
-                    vals[k:k + count] = 0
-                else:
-                    vals[k:k + count] = np.ndarray((count,), fmt, u8, off, (2 + sum(4 + max(ln, 0) for ln in shape),))
-                ok[k:k + count] = shape[i] >= 0
-                k += count
-            out[f.name] = to_arrow(vals, f.type_oid, None if ok.all() else ok, f.name, owned=True)
+                    ok[k:k + c] = False
+        arr = vals[i]
+        if arr is not None:
+            # a slice of the upper-bound allocation; copied when most of it would be wasted
+            v = arr[:rows] if rows * 2 >= cap else arr[:rows].copy()
+            out_cols[f.name] = to_arrow(v, f.type_oid, ok, f.name, owned=True)
         else:
-            out[f.name] = _run_varlen(u8, runs, i, f)
-    return pa.table(out)
-
-
-def _run_varlen(u8: np.ndarray, runs, i: int, f) -> pa.Array:
-    """A text/bytea column of runs: within a run every value has the same length."""
-    datas, sizes, valid = [], [], []
-    for start, count, shape in runs:
-        row = 2 + sum(4 + max(ln, 0) for ln in shape)
-        ln = shape[i]
-        if ln > 0:
-            off = start + 2 + sum(4 + max(x, 0) for x in shape[:i]) + 4
-            v = np.ndarray((count, ln), np.uint8, u8, off, (row, 1))
-            datas.append(np.ascontiguousarray(v).ravel())
-        sizes.append(np.full(count, max(ln, 0), np.int64))
-        valid.append(np.full(count, ln >= 0))
-    size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
-    ok = np.concatenate(valid) if valid else np.zeros(0, bool)
-    data = np.concatenate(datas) if datas else np.zeros(0, np.uint8)
-    return _var_array(data, size, None if ok.all() else ok, f)
+            size = np.empty(rows, np.int64)
+            for k, c, shape in runs:
+                size[k:k + c] = max(shape[i], 0)
+            data = np.concatenate([t.ravel() for t in texts[i]]) if texts[i] else np.zeros(0, np.uint8)
+            out_cols[f.name] = _var_array(data, size, ok, f)
+    return pa.table(out_cols)
 
 
 # ---------------------------------------------------------------- 2b. candidates and the chain
