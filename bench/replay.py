@@ -5,8 +5,8 @@ replies (to Describe, Execute and Query); from then on it answers the client its
 exact bytes and never contacts the server. A timed call through the proxy therefore costs only the
 client's own work (sending, parsing, decoding, building the DataFrame) plus a local socket copy:
 no server can answer that client faster. It tells a server-bound gap from a client-bound one.
-Used on large results only (month, year, candles): the proxy is a thread of the bench process, so
-on a sub-millisecond query its own Python time would weigh as much as the client's.
+The proxy runs in a process of its own. Used on large results only (month, year, candles): on a
+sub-millisecond query its own Python time and socket hops would weigh as much as the client's.
 """
 
 from __future__ import annotations
@@ -49,15 +49,18 @@ def _read_msg(sock: socket.socket) -> tuple[bytes, bytes]:
 
 
 @dataclass
-class ReplayProxy:
-    """One listening socket; one connection at a time is expected (one runner per proxy)."""
+class _Proxy:
+    """The proxy itself, run in a process of its own (ReplayProxy) so that its Python work does not
+    share the bench process's GIL with the client being measured. One connection is expected."""
     upstream: tuple[str, int]
     recordings: dict[str, Recording] = field(default_factory=dict)
     key: str | None = None                # the query being recorded or replayed
     replay: bool = False
     forwarded: int = 0                    # client turns sent on to the server (none while replaying)
+    busy: int = 0                         # turns being answered or recorded right now
 
     def __post_init__(self) -> None:
+        self.idle = threading.Condition()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
@@ -118,8 +121,24 @@ class ReplayProxy:
             msgs.append((kind, msg))
             if kind in (b"S", b"Q", b"H"):
                 break
-        # the client may return (and the runner clear `key`) before this thread has recorded the
-        # reply it already forwarded: take the key once, when the turn starts
+        with self.idle:
+            self.busy += 1
+        try:
+            return self._answer_or_forward(msgs, client, server)
+        finally:
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify_all()
+
+    def wait_idle(self) -> None:
+        """The client may return before this process has recorded the reply it already forwarded:
+        a mode change waits for the turn in progress to finish."""
+        with self.idle:
+            while self.busy:
+                self.idle.wait()
+
+    def _answer_or_forward(self, msgs: list[tuple[bytes, bytes]], client: socket.socket,
+                           server: socket.socket) -> bool:
         key, replay = self.key, self.replay
         if replay and key in self.recordings:
             client.sendall(self._answer(msgs, self.recordings[key]))
@@ -235,6 +254,69 @@ class ReplayProxy:
         return b"".join(out)
 
 
+def _proxy_main(upstream: tuple[str, int], ctl) -> None:
+    """Child process: serve the proxy; obey (key, replay) settings sent over `ctl`."""
+    proxy = _Proxy(upstream)
+    ctl.send(proxy.port)
+    while True:
+        try:
+            cmd = ctl.recv()
+        except EOFError:
+            return
+        if cmd == "close":
+            proxy.close()
+            ctl.send(None)
+            return
+        proxy.wait_idle()
+        if cmd == "forwarded":
+            ctl.send(proxy.forwarded)
+            continue
+        key, replay = cmd
+        if replay and key not in proxy.recordings:
+            ctl.send(f"{key} was not recorded")
+            continue
+        proxy.key, proxy.replay = key, replay
+        ctl.send(None)
+
+
+class ReplayProxy:
+    """Handle on a _Proxy running in a child process."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        self._ctl, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_proxy_main, args=(upstream, child), daemon=True)
+        self._proc.start()
+        self.port: int = self._ctl.recv()
+        self.recorded: set[str] = set()
+        self._mode: tuple[str | None, bool] = (None, False)
+
+    def set(self, key: str | None, replay: bool) -> None:
+        if (key, replay) == self._mode:
+            return
+        self._ctl.send((key, replay))
+        err = self._ctl.recv()
+        if err:
+            raise RuntimeError(err)
+        self._mode = (key, replay)
+
+    @property
+    def forwarded(self) -> int:
+        self._ctl.send("forwarded")
+        return self._ctl.recv()
+
+    def close(self) -> None:
+        try:
+            self._ctl.send("close")
+            self._ctl.recv()
+        except (OSError, EOFError):
+            pass
+        self._proc.join(5)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+
 class FloorRunner(Runner):
     """Wraps a PostgreSQL-protocol runner connected through a ReplayProxy: `prime` records each
     query once through the real server, untimed; the timed calls are answered by the proxy."""
@@ -244,8 +326,8 @@ class FloorRunner(Runner):
     def __init__(self, inner: Runner, proxy: ReplayProxy):
         self.inner, self.proxy = inner, proxy
         self.system, self.client = inner.system, inner.client + "-floor"
-        # small results are left out: there the proxy's own Python work (a thread of the bench
-        # process, sharing its GIL with the client) is of the order of the whole call
+        # small results are left out: there the proxy's own Python work and the socket hops are
+        # of the order of the whole call
         self.skip = frozenset(inner.skip) | {"append", "latest_lateral", "last100", "latest_all", "tick_hour"}
         for name in self.METHODS:
             if getattr(inner, name, None) is not None:
@@ -254,26 +336,23 @@ class FloorRunner(Runner):
     def prime(self, name: str, *args) -> None:
         """Record the query once, untimed (the harness calls this before timing a workload)."""
         key = f"{name}{args!r}"
-        if key not in self.proxy.recordings:
-            self.proxy.key, self.proxy.replay = key, False
+        if key not in self.proxy.recorded:
+            self.proxy.set(key, False)
             try:
                 getattr(self.inner, name)(*args)
             finally:
-                self.proxy.key = None
+                self.proxy.set(None, False)
+            self.proxy.recorded.add(key)
 
     def _wrap(self, name: str):
         fn = getattr(self.inner, name)
 
         def call(*args):
             key = f"{name}{args!r}"
-            if key not in self.proxy.recordings:
+            if key not in self.proxy.recorded:
                 raise RuntimeError(f"{key} was not recorded: call prime() first")
-            self.proxy.key, self.proxy.replay = key, True
-            try:
-                return fn(*args)
-            finally:
-                self.proxy.replay = False
-                self.proxy.key = None
+            self.proxy.set(key, True)   # stays set: repeated calls of one query cost no round trip
+            return fn(*args)
         return call
 
     def cancel(self) -> None:
