@@ -77,6 +77,8 @@ def start(config_path, root, port, rpc_port, host, demo) -> None:
     # thread is busy, each hop can wait a whole GIL switch interval (5 ms by default). 0.5 ms
     # measured 15-20% off a durable one-row INSERT (psycopg/asyncpg, A/B alternated 3 times).
     sys.setswitchinterval(float(os.environ.get("PGMKTS_SWITCH_INTERVAL", "0.0005")))
+    from pgmkts.memtune import tune_numpy_hugepages
+    tune_numpy_hugepages()
     try:
         asyncio.run(serve(cfg, demo=demo))
     except ConfigError as e:
