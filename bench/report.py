@@ -48,8 +48,8 @@ def pgmkts_best(results: dict, key: str) -> tuple[float | None, str | None]:
     return (max if wl.higher_better else min)(cands)
 
 
-CLIENTS = ["pymarketstore", "pymarketstore-decode", "psycopg", "psycopg-floor", "psycopg-csv", "asyncpg",
-           "asyncpg-floor", "adbc", "adbc-floor", "pgbench"]
+CLIENTS = ["pymarketstore", "pymarketstore-decode", "pymarketstore-floor", "psycopg", "psycopg-floor",
+           "psycopg-csv", "asyncpg", "asyncpg-floor", "adbc", "adbc-floor", "pgbench"]
 
 
 def runner_order(name: str) -> tuple[int, int]:
@@ -178,7 +178,8 @@ def write_markdown(run: dict, path: Path, charts: list[Path]) -> None:
              "fsync and synchronous_commit on); pandas HDF5 (PyTables, format=table); ArcticDB (LMDB); "
              "DuckDB (file). `pymarketstore-decode` is pymarketstore's own decode of the reply bytes, "
              "without the round trip. `*-floor` is the same client answered by a replay proxy with the bytes "
-             "pgmkts sent (bench/replay.py): the client's own cost, which no server can go below; the goals "
+             "pgmkts sent (bench/replay.py; for pymarketstore, bench/replay_http.py: its HTTP work included): "
+             "the client's own cost, which no server can go below; the goals "
              "table shows it and its ratio to the baseline.", ""]
     if meta.get("notes"):
         parts += [f"Note: {meta['notes']}", ""]

@@ -212,13 +212,22 @@ class PgmktsSystem(System):
         # the hand-written LATERAL form is PostgreSQL's workaround; pgmkts is measured on DISTINCT ON
         out += pg_runners("pgmkts", self.srv.dsn, url, PgmktsDialect(), None, self.conn_errors,
                           skip=frozenset({"latest_lateral"}))
+        self.symbols = ctx.ds.symbols
         return out + self._floor_runners()
 
     def _floor_runners(self) -> list[Runner]:
         """The same three clients through a record/replay proxy: what they cost with no server time."""
         from bench.pgclients import AdbcRunner, AsyncpgRunner, PsycopgRunner
         from bench.replay import FloorRunner, ReplayProxy
+        from bench.replay_http import HttpFloorRunner, HttpReplayProxy
         out: list[Runner] = []
+        hproxy = HttpReplayProxy(("127.0.0.1", self.srv.rpc_port))
+        try:
+            out.append(HttpFloorRunner(PymarketstoreRunner(f"http://127.0.0.1:{hproxy.port}/rpc",
+                                                           self.symbols), hproxy))
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            hproxy.close()
+            self.conn_errors["pgmkts/pymarketstore-floor"] = "connect: " + short_error(exc)
         for cls in (PsycopgRunner, AsyncpgRunner, AdbcRunner):
             proxy = ReplayProxy(("127.0.0.1", self.srv.port))
             dsn = self.srv.dsn.replace(f"port={self.srv.port}", f"port={proxy.port}")

@@ -55,3 +55,33 @@ def test_floor_replays_the_recorded_answer(loaded, cls) -> None:
     finally:
         floor.close()
         direct.close()
+
+
+def test_http_floor_replays_pymarketstore(loaded) -> None:
+    """pymarketstore through the HTTP replay proxy: the same DataFrame, and no second request
+    reaches the server once a query is recorded."""
+    from bench.replay_http import HttpFloorRunner, HttpReplayProxy
+    from bench.sys_pgmkts import PymarketstoreRunner
+
+    srv = loaded
+    proxy = HttpReplayProxy(("127.0.0.1", srv.rpc_port))
+    floor = HttpFloorRunner(PymarketstoreRunner(f"http://127.0.0.1:{proxy.port}/rpc", ["S000"]), proxy)
+    direct = PymarketstoreRunner(srv.rpc_url, ["S000"])
+    try:
+        args = ("S000", START, START + 60 * ROWS)
+        with pytest.raises(RuntimeError, match="not recorded"):
+            floor.range_df(*args)
+        floor.prime("range_df", *args)
+        forwarded = proxy.forwarded
+        assert forwarded == 1
+        expected = direct.range_df(*args)
+        assert len(expected) == ROWS
+        for _ in range(3):
+            pd.testing.assert_frame_equal(floor.range_df(*args), expected)
+        assert proxy.forwarded == forwarded, "a replayed call reached the server"
+        floor.prime("last_n", "S000", 10)
+        assert proxy.forwarded == forwarded + 1
+        pd.testing.assert_frame_equal(floor.last_n("S000", 10), direct.last_n("S000", 10))
+    finally:
+        floor.close()
+        direct.close()
