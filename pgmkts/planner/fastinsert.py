@@ -12,7 +12,8 @@ seconds for epoch, int/float for numbers, str for text and symbol, bool for bool
 per statement); anything else — NULL, strings to cast, casts or expressions in the text, unknown
 columns, several symbols — returns None and the general path runs, so errors and SQLSTATEs are
 exactly its own. Writes go through Session._write: buffered inside BEGIN, WAL-durable otherwise,
-engine hooks (ondiskagg, stream, NOTIFY) as for any write.
+engine hooks (ondiskagg, stream, NOTIFY) as for any write. The wire runs such an INSERT on the
+event loop (`runs_inline`) with its commit deferred, so no thread waits on the fsync.
 """
 
 from __future__ import annotations
@@ -164,6 +165,12 @@ def spec_for(engine, text: str) -> Spec | None:
             _CACHE.clear()
         _CACHE[key] = (shape, spec)
     return spec
+
+
+def runs_inline(engine, text: str) -> bool:
+    """True when `text` is an INSERT this module compiles: its execution is a few numpy arrays
+    and one deferred engine write (storage/asyncwrite.py), cheap enough for the event loop."""
+    return text.lstrip()[:6].lower() == "insert" and spec_for(engine, text) is not None
 
 
 def build(spec: Spec, params: list) -> list[tuple[str, dict[str, np.ndarray], bool | None]] | None:

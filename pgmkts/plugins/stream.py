@@ -99,7 +99,8 @@ class Hub:
     def attach(self, engine: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.detach()
         self._loop = loop
-        self._unsubscribe_engine = engine.subscribe(self._on_commit)
+        # light: _on_commit only hands the rows to the loop, so deferred commits stay possible
+        self._unsubscribe_engine = engine.subscribe(self._on_commit, light=True)
 
     def detach(self) -> None:
         if self._unsubscribe_engine is not None:

@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgmkts import errors
 from pgmkts.rpc.auth import authenticate
 from pgmkts.rpc.msgpack_rpc import RpcService
+from pgmkts.storage.asyncwrite import NOT_INLINE, run_deferred
 
 log = logging.getLogger("pgmkts.rpc")
 
@@ -471,8 +473,16 @@ async def _dispatch(app: Any, req: Request, writer: asyncio.StreamWriter, versio
     svc = _service(app)
     t0 = time.perf_counter()
     loop = asyncio.get_running_loop()
-    # numpy decoding and the engine (fsync on write) block: keep them off the event loop
-    body, rows_out, is_query = await loop.run_in_executor(None, svc.handle, req.body, role)
+    out = NOT_INLINE
+    if svc.small_write(req.body):  # decoded and logged here; only the fsync is awaited
+        try:
+            out = await run_deferred(app.engine, lambda: svc.handle(req.body, role))
+        except errors.PgmktsError as exc:
+            out = svc.failed(req.body, exc)
+    if out is NOT_INLINE:
+        # numpy decoding and the engine (fsync on write) block: keep them off the event loop
+        out = await loop.run_in_executor(None, svc.handle, req.body, role)
+    body, rows_out, is_query = out
     metrics = _metrics(app)
     if metrics is not None and is_query:
         metrics.query("rpc", time.perf_counter() - t0, rows_out)

@@ -27,6 +27,7 @@ log = logging.getLogger("pgmkts.rpc")
 
 NO_FILES = "no files returned from query parse"
 _NS_LIMIT = 2**63 - 1
+INLINE_WRITE_BYTES = 64 << 10  # Write bodies up to this run on the event loop (a few hundred rows)
 # MarketStore's on-disk timeframes; a query for another one reads the largest that divides it
 STANDARD_TIMEFRAMES = (("1Sec", 1), ("10Sec", 10), ("30Sec", 30), ("1Min", 60), ("5Min", 300),
                        ("15Min", 900), ("30Min", 1800), ("1H", 3600), ("2H", 7200), ("4H", 14400),
@@ -159,6 +160,30 @@ class RpcService:
             if metrics is not None and hasattr(metrics, "error"):
                 metrics.error("rpc")
         return pack_pieces(reply), self._rows_out, method == "DataService.Query"
+
+    def small_write(self, body: bytes | memoryview) -> bool:
+        """A DataService.Write body small enough to decode and log on the event loop (its commit
+        then awaits the fsync there, storage/asyncwrite.py): reads the envelope's keys only."""
+        if len(body) > INLINE_WRITE_BYTES:
+            return False
+        u = msgpack.Unpacker(raw=False)
+        u.feed(body)
+        try:
+            for _ in range(u.read_map_header()):
+                if u.unpack() == "method":
+                    return u.unpack() == "DataService.Write"
+                u.skip()
+        except Exception:  # malformed: handle() answers the parse error (in a worker)
+            return False
+        return False
+
+    def failed(self, body: bytes | memoryview, exc: errors.PgmktsError) -> tuple[list, int, bool]:
+        """The reply once a deferred write's commit failed after `handle` answered it."""
+        try:
+            req_id = msgpack.unpackb(body, raw=False, strict_map_key=False).get("id")
+        except Exception:
+            req_id = None
+        return pack_pieces(self._error(-32000, exc.message, req_id)), 0, False
 
     @staticmethod
     def _error(code: int, message: str, req_id: Any) -> dict:

@@ -76,7 +76,8 @@ def prepare(tbk: str, data: Mapping[str, np.ndarray], variable: bool | None,
         if var:
             out["Nanoseconds"] = np.zeros(0, np.int32)
         return Prepared(info, create, out, 0)
-    lo, hi = int(epoch.min()), int(epoch.max())
+    # one row (a durable append): numpy's reductions cost more than the row itself
+    lo, hi = (int(epoch[0]),) * 2 if n == 1 else (int(epoch.min()), int(epoch.max()))
     if lo < EPOCH_MIN or hi > EPOCH_MAX:
         raise errors.DatetimeFieldOverflow(
             f"Epoch out of range: storable years are 1678..2261 (got {lo}..{hi})")

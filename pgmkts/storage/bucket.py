@@ -162,6 +162,7 @@ class Bucket:
         self.lock = RWLock()
         self.dropped = False
         self._years: list[int] | None = None
+        self._paths: dict[int, str] = {}  # year -> its file's path
         self._last_epoch: int | None = None
         self._last_known = False
 
@@ -198,7 +199,10 @@ class Bucket:
         return self._years
 
     def year_path(self, y: int) -> str:
-        return os.path.join(self.dir, f"{y:04d}.bin")
+        path = self._paths.get(y)
+        if path is None:  # asked several times per write: join once per year
+            path = self._paths[y] = os.path.join(self.dir, f"{y:04d}.bin")
+        return path
 
     def _add_year(self, y: int) -> None:
         ys = self.years()

@@ -7,6 +7,10 @@ that only appends (past the published rows/slots) is written while the fsync run
 published afterwards; any other batch is applied after the fsync under the write side of its
 buckets' RW locks. Either way readers see a batch whole or not at all, and never wait on an
 fsync. Subscribers run after the apply, in LSN order, outside every storage lock.
+
+Deferred commits (`Engine.deferred`): an event loop may write a small append itself and be
+told when it is durable instead of blocking a thread on the fsync; the syncer thread then
+publishes it (see `_write_deferred`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +41,7 @@ from pgmkts.storage.batch import (
 from pgmkts.storage.bucket import (
     Bucket,
     DirtySet,
+    _year_segments,
 )
 from pgmkts.storage.catalog import (
     BucketInfo,
@@ -52,8 +58,27 @@ from pgmkts.storage.variable import VariableBucket, restore_undo
 log = logging.getLogger("pgmkts.storage")
 
 WAL_CHECKPOINT_BYTES = 1 << 30  # a WAL file this big triggers a checkpoint before the timer
+# A deferred write that is not a pure append is applied by the syncer thread after the fsync:
+# only fixed-length slot writes this small (a few pwrites), never merges or inflations.
+DEFERRED_APPLY_ROWS = 4096
 Subscriber = Callable[[str, dict[str, np.ndarray]], None]
 ChangeSubscriber = Callable[[int, str, str, object], None]
+Done = Callable[[BaseException | None], None]
+
+
+class WouldBlock(BaseException):  # noqa: N818 - a control-flow signal, like GeneratorExit
+    """Raised by a write inside `Engine.deferred()`, before anything is logged, when it cannot be
+    committed without blocking the calling thread (writer lock busy, another commit in flight,
+    an overwrite or merge, a subscriber that may block, wal_sync: interval): run it again in a
+    worker thread. A BaseException so that the callers' `except Exception` handlers pass it on."""
+
+
+class Deferred:
+    """One `Engine.deferred()` scope: the commit it deferred, if any (`lsn` > 0)."""
+
+    def __init__(self, on_done: Done) -> None:
+        self.on_done = on_done  # called once, from the thread that publishes (or fails) the write
+        self.lsn = 0
 
 
 class Engine:
@@ -93,9 +118,11 @@ class Engine:
         self._dirty_dirs = DirtySet()  # directories whose entries changed
         self._stale_buckets: DirtySet = DirtySet()  # variable buckets with deferred headers
         self._subs: list[Subscriber] = []
+        self._heavy_subs = 0  # subscribers not declared light: a commit may not be deferred
         self._change_subs: list[ChangeSubscriber] = []
         self._counts = {"writes": 0, "rows_written": 0, "reads": 0, "rows_read": 0, "deletes": 0,
-                        "destroys": 0, "checkpoints": 0, "replayed_frames": 0}
+                        "destroys": 0, "checkpoints": 0, "replayed_frames": 0,
+                        "deferred_commits": 0}
         self._hook_q: deque[tuple[int, list]] = deque()
         self._hook_cv = threading.Condition(threading.Lock())
         self._hook_busy = False
@@ -246,12 +273,18 @@ class Engine:
         return {**self._counts, "wal_frames": w.frames, "wal_bytes": w.bytes, "wal_fsyncs": w.fsyncs,
                 "buckets": len(self._buckets), "wal_lsn": w.written_lsn, "checkpoint_lsn": self._ckpt_lsn}
 
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+    def subscribe(self, fn: Subscriber, *, light: bool = False) -> Callable[[], None]:
+        """fn(tbk, rows) after each committed write, before write() returns. `light`: fn only
+        hands the rows over (never blocks, never writes), so it may run on the syncer thread
+        for a deferred commit; any other subscriber makes writes take the blocking path."""
         with self._cat_lock:
             self._subs = [*self._subs, fn]
+            self._heavy_subs += not light
 
         def unsubscribe() -> None:
             with self._cat_lock:
+                if any(s is fn for s in self._subs):
+                    self._heavy_subs -= not light
                 self._subs = [s for s in self._subs if s is not fn]
         return unsubscribe
 
@@ -259,7 +292,8 @@ class Engine:
         """Every committed change in LSN order, for replication: fn(lsn, kind, tbk, payload) with
         kind 'create' (payload: BucketInfo), 'write' (the rows as written, per bucket of the
         batch; one LSN may carry several), 'delete' ({'start_ns', 'end_ns', 'removed'}) or
-        'destroy' (None). Same delivery rules as `subscribe`; not called on replay."""
+        'destroy' (None). Same delivery rules as `subscribe`; not called on replay. fn must be
+        light (see `subscribe`): it may run on the syncer thread."""
         with self._cat_lock:
             self._change_subs = [*self._change_subs, fn]
 
@@ -330,6 +364,9 @@ class Engine:
     def write_many(self, batches: Sequence[tuple[str, Mapping[str, np.ndarray], bool | None]]) -> int:
         if not batches:
             return 0
+        scope = getattr(self._tls, "deferred", None)
+        if scope is not None and not scope.lsn:  # a second write in one scope takes the normal path
+            return self._write_deferred(batches, scope)
         with self._wlock:
             self._check_writable()
             overlay: dict[str, BucketInfo] = {}
@@ -352,6 +389,111 @@ class Engine:
         self._counts["writes"] += 1
         self._counts["rows_written"] += n
         return n
+
+    @contextmanager
+    def deferred(self, on_done: Done) -> Iterator[Deferred]:
+        """Within this scope (this thread only) the first write_many does not wait for its fsync:
+        it is logged, its rows are written unpublished, and it returns at once; the thread whose
+        fsync covers it then publishes it, runs its subscribers and calls on_done(None), or
+        on_done(InternalError) when it failed. Raises WouldBlock when it cannot (see there).
+        For an event loop: no thread hop before the write, none but the fsync's after it."""
+        scope = Deferred(on_done)
+        prev = getattr(self._tls, "deferred", None)
+        self._tls.deferred = scope
+        try:
+            yield scope
+        finally:
+            self._tls.deferred = prev
+
+    def _write_deferred(self, batches: Sequence[tuple[str, Mapping[str, np.ndarray], bool | None]],
+                        scope: Deferred) -> int:
+        if self.wal_sync != "commit" or self._heavy_subs or not self._wlock.acquire(blocking=False):
+            raise WouldBlock
+        try:
+            self._check_writable()
+            with self._apply_cv:  # nothing in flight: this commit has the apply turn at once
+                idle = self._applied_lsn == self.wal.written_lsn and not self._hook_q and not self._hook_busy
+            if not idle:
+                raise WouldBlock
+            overlay: dict[str, BucketInfo] = {}
+            preps = [prepare(t, d, v, self._wcat.get, overlay) for t, d, v in batches]
+            append_only = self._appends_only(preps)
+            if not append_only and not self._small_slot_writes(preps):
+                raise WouldBlock
+            header, bufs = encode_batches(preps)
+            lsn = self.wal.append(walmod.KIND_WRITE, header, bufs)
+            self._wcat.update(overlay)
+        finally:
+            self._wlock.release()
+        scope.lsn = lsn
+        self.wal.request_sync(lsn)  # the syncer starts the fsync while the rows are written
+        events = [("write", p.info.tbk, p.arrays) for p in preps]
+        publish: Callable[[], None] | None = None
+        early_error: BaseException | None = None
+        if append_only:
+            try:
+                publish = self._apply_appends_early(preps, lsn, checked=True)
+            except BaseException as exc:  # the frame is logged: it must still take (and end) its turn
+                early_error = exc
+        else:  # rows below the published end must not be seen before they are durable
+            def publish() -> None:
+                self._apply_writes(preps, lsn)
+
+        def durable(failed: BaseException | None) -> None:
+            err = self._finish_deferred(lsn, publish, events, failed or early_error, failed is not None)
+            try:
+                scope.on_done(err)
+            except Exception:  # pragma: no cover - the caller's callback must not kill the syncer
+                log.exception("deferred commit callback failed")
+        self.wal.when_durable(lsn, durable)
+        if self.wal.size > WAL_CHECKPOINT_BYTES:
+            self._ckpt_wake.set()
+        n = sum(p.nrows for p in preps)
+        self._counts["writes"] += 1
+        self._counts["deferred_commits"] += 1
+        self._counts["rows_written"] += n
+        return n
+
+    def _small_slot_writes(self, preps: list[Prepared]) -> bool:
+        """Batches into existing fixed-length buckets' raw years, small enough for the syncer
+        thread to apply after the fsync (a late bar, or an append before another's)."""
+        for p in preps:
+            b = self._buckets.get(p.info.tbk)
+            e = p.arrays["Epoch"]
+            if not isinstance(b, FixedBucket) or b.info != p.info or len(e) > DEFERRED_APPLY_ROWS:
+                return False
+            if len(e) and any(y in b.years() and b.zyear(y) is not None for _, _, y in _year_segments(e)):
+                return False  # a compressed year is inflated first: far too slow for that thread
+        return True
+
+    def _finish_deferred(self, lsn: int, publish: Callable[[], None] | None, events: list,
+                         failed: BaseException | None, fsync_failed: bool) -> errors.PgmktsError | None:
+        """`_commit`'s second half for a deferred write, in the thread whose fsync covered it."""
+        ok = queued = False
+        err: errors.PgmktsError | None = None
+        try:
+            if fsync_failed:
+                self._broken = failed
+                err = errors.InternalError(f"WAL fsync failed; write not committed: {failed}")
+            elif failed is not None or publish is None:
+                raise failed or errors.InternalError("deferred write was not append-only")
+            else:
+                publish()
+                ok = True
+        except BaseException as exc:
+            self._broken = exc
+            log.exception("apply of LSN %d failed; the engine refuses writes until restart", lsn)
+            err = errors.InternalError(f"write failed: {exc}")
+        finally:
+            with self._apply_cv:
+                if ok and (self._change_subs or self._subs):
+                    self._hook_q.append((lsn, events))
+                    queued = True
+                self._applied_lsn = lsn
+                self._apply_cv.notify_all()
+        if queued:
+            self._deliver(lsn)
+        return err
 
     def delete(self, tbk: str, start_ns: int | None, end_ns: int | None) -> int:
         key = _key(tbk)
@@ -512,16 +654,23 @@ class Engine:
             for b in locked:
                 b.lock.release_write()
 
-    def _apply_appends_early(self, preps: list[Prepared], lsn: int) -> Callable[[], None] | None:
-        """Write batches that only append, invisibly, while the WAL fsync runs; see `_commit`."""
+    def _appends_only(self, preps: list[Prepared]) -> bool:
+        """Every batch lands past its bucket's published rows (or creates the bucket)."""
         if len({p.info.tbk for p in preps}) != len(preps):
-            return None
-        todo: list[tuple[Prepared, Bucket | None]] = []
+            return False
         for p in preps:
             b = self._buckets.get(p.info.tbk)
             if b is not None and (b.info != p.info or not b.appendable(p.arrays)):
-                return None
-            todo.append((p, b))
+                return False
+        return True
+
+    def _apply_appends_early(self, preps: list[Prepared], lsn: int,
+                             checked: bool = False) -> Callable[[], None] | None:
+        """Write batches that only append, invisibly, while the WAL fsync runs; see `_commit`.
+        `checked`: the caller saw `_appends_only` with nothing applied since."""
+        if not checked and not self._appends_only(preps):
+            return None
+        todo = [(p, self._buckets.get(p.info.tbk)) for p in preps]
         done: list[tuple[Bucket, bool, Callable[[], None] | None]] = []
         for p, maybe in todo:
             new = maybe is None

@@ -167,7 +167,7 @@ class FixedBucket(Bucket):
             slots = None if s1 - s0 == j - i else (e[i:j] - lay.ystart) // self.tf
             fd = self._open(y, create=True)
             try:
-                self._clear_unpublished(fd, lay, self.lohi(y, fd), s0, s1)
+                self._clear_unpublished(fd, lay, self.lohi(y, fd), s0, s1, dense=slots is None)
                 self._write_slots(fd, lay, s0, s1, slots, {c: arrays[c][i:j] for c, _ in self.cols})
             finally:
                 os.close(fd)
@@ -192,7 +192,8 @@ class FixedBucket(Bucket):
             return None
         return do_publish
 
-    def _clear_unpublished(self, fd: int, lay: _FixedLayout, st: list[int], s0: int, s1: int) -> None:
+    def _clear_unpublished(self, fd: int, lay: _FixedLayout, st: list[int], s0: int, s1: int,
+                           dense: bool = False) -> None:
         """Slots outside the published [lo, hi) may hold leftovers of a write that was never
         published (its WAL frame was lost with the machine): empty them before writing around them."""
         lo, hi = st
@@ -203,6 +204,8 @@ class FixedBucket(Bucket):
                 ranges.append((s0, lo))
             if s1 > hi:
                 ranges.append((hi, s1))
+        if dense:  # the batch writes all of [s0, s1): an append right after hi clears nothing
+            ranges = [r for a, b in ranges for r in ((a, min(b, s0)), (max(a, s1), b)) if r[0] < r[1]]
         for a, b in ranges:
             for x, z in _extents(fd, lay.pres_off + a, lay.pres_off + b):
                 pwrite_all(fd, np.zeros(z - x, np.uint8), x)

@@ -5,8 +5,11 @@ sequence of frames `[u32 payload length][u32 crc(payload)][payload]`, the checks
 CRC-32C (hardware-accelerated by the `crc32c` package; ~20x zlib's CRC-32) or zlib's CRC-32
 when that package is absent; a payload starts with its LSN (u64) and
 kind (u8), then a u32-length JSON header and raw column bytes. LSNs are consecutive across
-files. Durability of frames <= an LSN is obtained with `sync_upto(lsn)`: concurrent committers
-share one fsync (the first waiter becomes the leader and syncs everything written so far).
+files. The file is preallocated (fallocate, PREALLOC_BYTES at a time) and frames are written at
+their offsets, so a commit's fdatasync need not journal a new file size; a zero frame header
+is the end of the log, and a closed file is cut back to its last frame. Durability of frames <= an LSN is obtained with `sync_upto(lsn)`: concurrent committers
+share one fsync (the first waiter becomes the leader and syncs everything written so far), or
+without waiting with `when_durable(lsn, fn)`: fn runs in whichever thread's fsync covers lsn.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pgmkts import errors
@@ -38,6 +41,11 @@ FILE_MAGIC = b"PGMKWAL1"
 FRAME_HEAD = struct.Struct("<II")
 PAYLOAD_HEAD = struct.Struct("<QBI")  # lsn, kind, json header length
 MAX_FRAME = 1 << 40  # sanity bound for a length field read back from disk
+# Appending past the end of file makes every fdatasync also commit the inode's new size (an
+# ext4 journal transaction): 0.15-0.23 ms per commit on this project's disks, 0.11-0.17 ms
+# when the blocks and the size are already there. The space is claimed in steps of this size.
+PREALLOC_BYTES = 16 << 20
+_ZERO_HEAD = bytes(FRAME_HEAD.size)
 
 KIND_WRITE = 1
 KIND_CREATE = 2
@@ -141,6 +149,10 @@ def read_frames(path: str, *, truncate_bad_tail: bool) -> Iterator[Frame]:
             bad = "short frame header"
         else:
             length, crc = FRAME_HEAD.unpack_from(data, pos)
+            if length == 0 and crc == 0:  # the preallocated, never written rest of the file
+                if truncate_bad_tail:
+                    _cut(path, pos)
+                return
             if length < PAYLOAD_HEAD.size or length > MAX_FRAME:
                 bad = f"bad frame length {length}"
             elif pos + FRAME_HEAD.size + length > n:
@@ -161,11 +173,15 @@ def read_frames(path: str, *, truncate_bad_tail: bool) -> Iterator[Frame]:
                         continue
         log.warning("WAL %s: %s at offset %d; discarding %d trailing bytes", path, bad, pos, n - pos)
         if truncate_bad_tail:
-            with open(path, "r+b") as f:
-                f.truncate(pos)
-                f.flush()
-                os.fsync(f.fileno())
+            _cut(path, pos)
         return
+
+
+def _cut(path: str, pos: int) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(pos)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 class WAL:
@@ -184,14 +200,18 @@ class WAL:
         self._syncing = False
         self.frames = self.bytes = self.fsyncs = 0  # counters for Engine.stats()
         self._requested = next_lsn - 1
+        self._waiters: list[tuple[int, Callable[[BaseException | None], None]]] = []  # when_durable
         self._stop_syncer = False
         self._fd = -1
-        self._size = 0
+        self._size = 0  # end of the last frame: where the next one is written
+        self._alloc = 0  # bytes claimed for the file (its size)
+        self._prealloc = True  # off when the file system cannot fallocate
         self.path = ""
         if reuse is not None:  # an empty file (header only) of the right algorithm: go on in it
             self.path = reuse
-            self._fd = os.open(reuse, os.O_WRONLY | os.O_APPEND)
-            self._size = os.fstat(self._fd).st_size
+            self._fd = os.open(reuse, os.O_WRONLY)
+            self._size = FILE_HEAD.size
+            self._alloc = os.fstat(self._fd).st_size
         else:
             self._open_new(next_lsn)
 
@@ -203,19 +223,34 @@ class WAL:
     def reusable(path: str) -> bool:
         try:
             with open(path, "rb") as f:
-                head = f.read(FILE_HEAD.size + 1)
+                head = f.read(FILE_HEAD.size + FRAME_HEAD.size)
         except OSError:
             return False
-        return len(head) == FILE_HEAD.size and head[:8] == FILE_MAGIC and \
-            FILE_HEAD.unpack(head)[1] == DEFAULT_ALGO
+        return len(head) >= FILE_HEAD.size and head[:8] == FILE_MAGIC and \
+            FILE_HEAD.unpack_from(head)[1] == DEFAULT_ALGO and \
+            head[FILE_HEAD.size:] in (b"", _ZERO_HEAD[:len(head) - FILE_HEAD.size])
 
     def _open_new(self, first_lsn: int) -> None:
         self.path = os.path.join(self.dir, f"wal.{first_lsn:020d}")
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.write(self._fd, FILE_HEAD.pack(FILE_MAGIC, self.algo, 0))
+        self._size = self._alloc = FILE_HEAD.size
+        self._reserve(PREALLOC_BYTES)
         os.fsync(self._fd)
-        self._size = FILE_HEAD.size
         fsync_dir(self.dir)
+
+    def _reserve(self, need: int) -> None:
+        """Make the file at least _size + need bytes long, in PREALLOC_BYTES steps."""
+        if not self._prealloc or self._size + need <= self._alloc:
+            return
+        want = -(-(self._size + need) // PREALLOC_BYTES) * PREALLOC_BYTES
+        try:
+            os.posix_fallocate(self._fd, self._alloc, want - self._alloc)
+        except OSError as exc:  # e.g. EOPNOTSUPP: frames then simply extend the file
+            log.info("WAL preallocation off (%s)", exc)
+            self._prealloc = False
+            return
+        self._alloc = want
 
     # -- append (caller holds the writer lock) ----------------------------------------------
     def append(self, kind: int, header: dict, bufs: Sequence[memoryview | bytes] = ()) -> int:
@@ -229,11 +264,14 @@ class WAL:
             length += memoryview(b).nbytes
         parts: list = [FRAME_HEAD.pack(length, crc), head, *bufs]
         try:
-            _writev_all(self._fd, parts)
+            self._reserve(FRAME_HEAD.size + length)
+            _pwritev_all(self._fd, parts, self._size)
         except BaseException:
-            # Leave no partial frame behind: the next frame must start at a frame boundary.
+            # Leave no partial frame behind: the next frame must start at a frame boundary
+            # and nothing but zeros may follow the last one.
             try:
                 os.ftruncate(self._fd, self._size)
+                self._alloc = self._size
             except OSError:
                 pass
             raise
@@ -256,15 +294,52 @@ class WAL:
                 target = self.written_lsn
                 fd = self._fd
                 self._cv.release()
+                failed: OSError | None = None
                 try:
                     os.fdatasync(fd)  # appends: size metadata included
+                except OSError as exc:
+                    failed = exc
                 finally:
                     self._cv.acquire()
                     self.fsyncs += 1
                     self._syncing = False
                     self._cv.notify_all()
-                if target > self.synced_lsn:
+                if failed is None and target > self.synced_lsn:
                     self.synced_lsn = target
+                due = self._take_waiters(failed)
+                if due:  # outside the lock: a waiter publishes its write and may take engine locks
+                    self._cv.release()
+                    try:
+                        for _, fn in due:
+                            fn(failed)
+                    finally:
+                        self._cv.acquire()
+                if failed is not None:
+                    raise failed
+
+    def _take_waiters(self, failed: OSError | None) -> list:
+        """Waiters now durable (every waiter when the fsync failed: none of them ever will be)."""
+        if not self._waiters:
+            return []
+        if failed is not None:
+            due, self._waiters = self._waiters, []
+            return due
+        due = [w for w in self._waiters if w[0] <= self.synced_lsn]
+        if due:
+            self._waiters = [w for w in self._waiters if w[0] > self.synced_lsn]
+        return due
+
+    def when_durable(self, lsn: int, fn: Callable[[BaseException | None], None]) -> None:
+        """Call fn(None) once frame `lsn` is durable, or fn(OSError) if its fsync fails, in the
+        thread whose fsync covered it (here and now when it already is); asks the syncer."""
+        with self._cv:
+            if self.synced_lsn < lsn:
+                self._waiters.append((lsn, fn))
+                if lsn > self._requested:
+                    self._requested = lsn
+                    self._cv.notify_all()
+                return
+        fn(None)
 
     def sync_all(self) -> None:
         self.sync_upto(self.written_lsn)
@@ -308,7 +383,7 @@ class WAL:
             old_fd = self._fd
             last = self.written_lsn
             self._open_new(self.next_lsn)
-        os.close(old_fd)
+        os.close(old_fd)  # deleted by the checkpoint that rotated: no trim needed
         olds = [p for first, p in wal_files(self.dir) if p != self.path]
         return last, olds
 
@@ -316,6 +391,7 @@ class WAL:
         if self._fd >= 0:
             try:
                 self.sync_all()
+                self._trim(self._fd)
             finally:
                 with self._cv:
                     while self._syncing:
@@ -323,12 +399,20 @@ class WAL:
                     os.close(self._fd)
                     self._fd = -1
 
+    def _trim(self, fd: int) -> None:
+        """A file no longer appended to ends at its last frame (the preallocated rest freed)."""
+        if self._alloc > self._size:
+            os.ftruncate(fd, self._size)
+            os.fsync(fd)
+            self._alloc = self._size
 
-def _writev_all(fd: int, parts: list) -> None:
+
+def _pwritev_all(fd: int, parts: list, offset: int) -> None:
     views = [memoryview(p).cast("B") for p in parts if memoryview(p).nbytes]
     while views:
         chunk = views[:512]
-        n = os.writev(fd, chunk)
+        n = os.pwritev(fd, chunk, offset)
+        offset += n
         # drop fully written views, trim a partially written one
         while n and views:
             if n >= views[0].nbytes:

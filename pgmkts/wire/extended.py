@@ -9,7 +9,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pgmkts import errors
+from pgmkts.planner import fastinsert
 from pgmkts.planner.result import Prepared
+from pgmkts.storage.asyncwrite import NOT_INLINE, run_deferred
 from pgmkts.wire import messages as m
 from pgmkts.wire.framing import FLUSH_BYTES, Message
 from pgmkts.wire.notify import parse_notify
@@ -141,8 +143,16 @@ class ExtendedMixin:
         key = "E:" + portal.bound.prepared.sql
         try:
             if portal.result is None:
-                portal.result = await self.call(lambda: self.session.run(portal.bound), key,
-                                                inline=self.session.is_fast(portal.bound.prepared.stmt[1]))
+                text = portal.bound.prepared.stmt[1]
+                res = NOT_INLINE
+                if fastinsert.runs_inline(self.session.engine, text):
+                    # a durable one-row append: run here and await the fsync (no worker hops)
+                    self.inline = True
+                    res = await run_deferred(self.session.engine, lambda: self.session.run(portal.bound))
+                if res is NOT_INLINE:
+                    res = await self.call(lambda: self.session.run(portal.bound), key,
+                                          inline=self.session.is_fast(text))
+                portal.result = res
             finished = await self._send_result(portal.result, portal, key=key, limit=max(limit, 0))
             if finished:
                 portal.done = True

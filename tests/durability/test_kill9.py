@@ -103,3 +103,62 @@ def test_sql_commits_survive_kill9(tmp_path):
     finally:
         srv.stop()
     assert rows == [(float(b), 5) for b in acked] + [(999.0, 1)]
+
+
+def _insert_writer(dsn: str, sym: str, acked: list[int], stop: threading.Event) -> None:
+    """One-row parametrised INSERTs (the event-loop path with a deferred commit, or its
+    worker-thread fallback when another commit is in flight); row i has open = i."""
+    import datetime as dt
+    try:
+        conn = psycopg.connect(dsn, autocommit=True)
+    except Exception:
+        return
+    i = 0
+    while not stop.is_set():
+        try:
+            conn.execute(f'INSERT INTO "{sym}/1Min/OHLCV" (epoch, open, volume) VALUES (%s, %s, %s)',
+                         (dt.datetime.fromtimestamp(BASE + 60 * i, dt.UTC), float(i), 1.0))
+        except Exception:
+            return  # killed mid-statement: not acknowledged
+        acked.append(i)
+        i += 1
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_row_appends_survive_kill9(tmp_path, round_):
+    rng = random.Random(100 + round_)
+    srv = ServerProcess(root=tmp_path / "data", port=free_port(), rpc_port=free_port()).start()
+    with psycopg.connect(srv.dsn, autocommit=True) as conn:
+        for k in range(3):
+            conn.execute(f'CREATE TABLE "ONE{k}/1Min/OHLCV" (epoch timestamptz, open real, volume double precision)')
+    acked: list[list[int]] = [[], [], []]
+    rpc_acked: list[int] = []
+    stop = threading.Event()
+    threads = [threading.Thread(target=_insert_writer, args=(srv.dsn, f"ONE{k}", acked[k], stop), daemon=True)
+               for k in range(3)]
+    threads.append(threading.Thread(target=_writer, args=(srv.rpc_url, rpc_acked, stop), daemon=True))
+    for t in threads:
+        t.start()
+    target = rng.randint(20, 200)
+    deadline = time.monotonic() + 30
+    while sum(map(len, acked)) < target and time.monotonic() < deadline:
+        time.sleep(0.005)
+    srv.kill9()
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert all(acked), "a writer never got an acknowledgement"
+
+    srv.start()
+    try:
+        with psycopg.connect(srv.dsn, autocommit=True) as conn:
+            got = [sorted(int(r[0]) for r in conn.execute(f'SELECT open FROM "ONE{k}/1Min/OHLCV"'))
+                   for k in range(3)]
+        bars = pymkts.Client(srv.rpc_url).query(pymkts.Params("KILL", "1Min", "OHLCV")).first().array
+    finally:
+        srv.stop()
+    for k in range(3):
+        # every acknowledged row is there, and nothing but a prefix of what was sent
+        assert set(acked[k]) <= set(got[k]), f"ONE{k}: lost {sorted(set(acked[k]) - set(got[k]))}"
+        assert got[k] == list(range(len(got[k])))
+    assert set(rpc_acked) <= set(np.unique(bars["Open"]).astype(int))
