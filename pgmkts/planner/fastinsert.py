@@ -178,6 +178,10 @@ def build(spec: Spec, params: list) -> list[tuple[str, dict[str, np.ndarray], bo
     needs the general path (NULL, a string to cast, mixed types, several symbols, ...)."""
     if len(params) < spec.width:
         return None
+    # an integer beyond int64 is the general path's error (at parameter evaluation, before any
+    # column is checked): leave it to that path so both report the same one
+    if any(type(v) is int and not _I64[0] <= v <= _I64[1] for v in params):
+        return None
     rows = spec.rows
     rel = spec.rel
     us = _epoch_us([params[r[spec.epoch]] for r in rows])

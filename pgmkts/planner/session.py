@@ -438,9 +438,17 @@ class Session(SettingsMixin):
             _FAST[id(plan)] = (plan, spec)
         return spec
 
-    def is_fast(self, text: str) -> bool:
-        """True when `text` has a cached, validated FastScan plan: the wire may run it inline
-        on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
+    def runs_lazily(self, text: str) -> bool:
+        """True when running `text` only builds a lazy FastResult (a latest-row-per-symbol plan
+        seen before, `_latest_per_symbol`): the run itself is cheap enough for the event loop;
+        reading its rows, needed only on a cache miss, is not."""
+        if not self.lazy_fast or self._pending:
+            return False
+        plan = self._cached_plan(text)
+        hit = _LATEST.get(id(plan)) if plan is not None else None
+        return hit is not None and hit[0] is plan
+
+    def _cached_plan(self, text: str):
         clean = _CLEAN.get(text)
         if clean is None:   # asked per Execute: remember the cleaned text of recent statements
             clean = parsemod.strip_comments(text.strip().rstrip(";"))
@@ -448,7 +456,12 @@ class Session(SettingsMixin):
                 _CLEAN.clear()
             _CLEAN[text] = clean
         with _PLAN_LOCK:
-            plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+            return _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+
+    def is_fast(self, text: str) -> bool:
+        """True when `text` has a cached, validated FastScan plan: the wire may run it inline
+        on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
+        plan = self._cached_plan(text)
         if plan is None:
             return False
         hit = _FAST.get(id(plan))

@@ -471,10 +471,13 @@ class Connection(ExtendedMixin, ListenMixin):
             else:
                 it = self.session.execute(sql)
                 fast = self.session.is_fast(sql)
+                lazy = not fast and self.session.runs_lazily(sql)
                 while True:
-                    res = await self.call(lambda: next(it, None), sql, inline=fast)
+                    res = await self.call(lambda: next(it, None), sql, inline=fast or lazy)
                     if res is None:
                         break
+                    if lazy:  # only the run was cheap: rows read on a cache miss go to a worker
+                        self.inline = False
                     await self._send_result(res, None, key=sql)
                     self._after_statement()
         except (_Closed, Fatal):

@@ -57,6 +57,20 @@ def test_not_taken_with_a_where_clause(engine):
     assert not fast
 
 
+def test_runs_lazily_only_once_the_plan_is_known(engine):
+    """The wire runs the statement on its event loop only when the run just builds the lazy
+    FastResult: not before the first run, not for other statements, not for embedded sessions."""
+    s = Session(engine)
+    s.lazy_fast = True
+    sql = LATEST.replace("SELECT", "SELECT /* lazily */")   # a text no other test has planned
+    assert not s.runs_lazily(sql)
+    lazy_rows(s, sql)
+    assert s.runs_lazily(sql)
+    assert not s.runs_lazily(sql.replace("ORDER BY", "WHERE close > 0 ORDER BY"))
+    embedded = Session(engine)
+    assert not embedded.runs_lazily(sql)
+
+
 GROUP_DDL = "CREATE TABLE lc_1min (symbol text, epoch timestamptz, close real)"
 Q = "SELECT DISTINCT ON (symbol) * FROM lc_1min ORDER BY symbol, epoch DESC"
 T = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)

@@ -509,6 +509,8 @@ def param_scalar(v) -> pa.Scalar:
     if isinstance(v, bool):
         return pa.scalar(v)
     if isinstance(v, int):
+        if not -(1 << 63) <= v < (1 << 63):   # PostgreSQL's own message for a bigint parameter
+            raise errors.NumericValueOutOfRange(f'value "{v}" is out of range for type bigint')
         return pa.scalar(v, pa.int64())
     if isinstance(v, float):
         return pa.scalar(v, pa.float64())
