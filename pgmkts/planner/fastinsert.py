@@ -245,9 +245,7 @@ def _numbers(vals: list, dtype: str, name: str) -> np.ndarray | None:
     """write._np for a column of Python ints or floats (one type, as the general path's column
     of one type): round floats into integer columns, range-check (22003), cast."""
     kinds = {type(v) for v in vals}
-    if kinds == {int}:
-        if any(v < _I64[0] or v > _I64[1] for v in vals):
-            return None
+    if kinds == {int}:   # within int64: build() left anything wider to the general path
         npv = np.array(vals, dtype=np.int64)
     elif kinds == {float}:
         npv = np.array(vals, dtype=np.float64)

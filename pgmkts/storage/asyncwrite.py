@@ -23,8 +23,6 @@ async def run_deferred(engine: Any, fn: Callable[[], T]) -> T:
     """fn() on this loop with its first engine write deferred; returns once that write is
     durable and published (raising its error if the fsync or the apply failed). Returns
     NOT_INLINE, having written nothing, when the write would have had to block."""
-    if not hasattr(engine, "deferred"):
-        return NOT_INLINE
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[None] = loop.create_future()
 

@@ -81,6 +81,10 @@ class Deferred:
         self.lsn = 0
 
 
+def _write_events(preps: list[Prepared]) -> list:
+    return [("write", p.info.tbk, p.arrays) for p in preps]
+
+
 class Engine:
     """Thread-safe storage engine over one data directory. See docs/INTERFACES.md."""
 
@@ -371,9 +375,7 @@ class Engine:
             self._check_writable()
             overlay: dict[str, BucketInfo] = {}
             preps = [prepare(t, d, v, self._wcat.get, overlay) for t, d, v in batches]
-            header, bufs = encode_batches(preps)
-            lsn = self.wal.append(walmod.KIND_WRITE, header, bufs)
-            self._wcat.update(overlay)
+            lsn = self._log_write(preps, overlay)
 
         def apply() -> None:
             self._apply_writes(preps, lsn)
@@ -381,8 +383,18 @@ class Engine:
         def early() -> Callable[[], None] | None:
             return self._apply_appends_early(preps, lsn)
 
-        events = [("write", p.info.tbk, p.arrays) for p in preps]
-        self._commit(lsn, apply, events, early)
+        self._commit(lsn, apply, _write_events(preps), early)
+        return self._written(preps)
+
+    def _log_write(self, preps: list[Prepared], overlay: dict[str, BucketInfo]) -> int:
+        """The WAL frame of prepared batches (caller holds the writer lock); returns its LSN."""
+        header, bufs = encode_batches(preps)
+        lsn = self.wal.append(walmod.KIND_WRITE, header, bufs)
+        self._wcat.update(overlay)
+        return lsn
+
+    def _written(self, preps: list[Prepared]) -> int:
+        """Counters and the checkpoint nudge after a logged write; returns its row count."""
         if self.wal.size > WAL_CHECKPOINT_BYTES:
             self._ckpt_wake.set()  # bulk loads: do not let one WAL file grow without bound
         n = sum(p.nrows for p in preps)
@@ -420,14 +432,12 @@ class Engine:
             append_only = self._appends_only(preps)
             if not append_only and not self._small_slot_writes(preps):
                 raise WouldBlock
-            header, bufs = encode_batches(preps)
-            lsn = self.wal.append(walmod.KIND_WRITE, header, bufs)
-            self._wcat.update(overlay)
+            lsn = self._log_write(preps, overlay)
         finally:
             self._wlock.release()
         scope.lsn = lsn
         self.wal.request_sync(lsn)  # the syncer starts the fsync while the rows are written
-        events = [("write", p.info.tbk, p.arrays) for p in preps]
+        events = _write_events(preps)
         publish: Callable[[], None] | None = None
         early_error: BaseException | None = None
         if append_only:
@@ -446,13 +456,8 @@ class Engine:
             except Exception:  # pragma: no cover - the caller's callback must not kill the syncer
                 log.exception("deferred commit callback failed")
         self.wal.when_durable(lsn, durable)
-        if self.wal.size > WAL_CHECKPOINT_BYTES:
-            self._ckpt_wake.set()
-        n = sum(p.nrows for p in preps)
-        self._counts["writes"] += 1
         self._counts["deferred_commits"] += 1
-        self._counts["rows_written"] += n
-        return n
+        return self._written(preps)
 
     def _small_slot_writes(self, preps: list[Prepared]) -> bool:
         """Batches into existing fixed-length buckets' raw years, small enough for the syncer
@@ -469,7 +474,7 @@ class Engine:
     def _finish_deferred(self, lsn: int, publish: Callable[[], None] | None, events: list,
                          failed: BaseException | None, fsync_failed: bool) -> errors.PgmktsError | None:
         """`_commit`'s second half for a deferred write, in the thread whose fsync covered it."""
-        ok = queued = False
+        ok = False
         err: errors.PgmktsError | None = None
         try:
             if fsync_failed:
@@ -485,14 +490,7 @@ class Engine:
             log.exception("apply of LSN %d failed; the engine refuses writes until restart", lsn)
             err = errors.InternalError(f"write failed: {exc}")
         finally:
-            with self._apply_cv:
-                if ok and (self._change_subs or self._subs):
-                    self._hook_q.append((lsn, events))
-                    queued = True
-                self._applied_lsn = lsn
-                self._apply_cv.notify_all()
-        if queued:
-            self._deliver(lsn)
+            self._end_turn(lsn, events if ok else None)
         return err
 
     def delete(self, tbk: str, start_ns: int | None, end_ns: int | None) -> int:
@@ -544,7 +542,7 @@ class Engine:
         with self._apply_cv:
             while self._applied_lsn != lsn - 1:
                 self._apply_cv.wait()
-        ok = queued = False
+        ok = False
         try:
             if self._broken is not None:
                 raise errors.InternalError(f"write not applied: storage stopped after an error: {self._broken}")
@@ -567,12 +565,17 @@ class Engine:
             log.exception("apply of LSN %d failed; the engine refuses writes until restart", lsn)
             raise errors.InternalError(f"write failed: {exc}") from exc
         finally:
-            with self._apply_cv:
-                if ok and events and (self._change_subs or (self._subs and events[0][0] == "write")):
-                    self._hook_q.append((lsn, events))  # queued in LSN order, inside the turn
-                    queued = True
-                self._applied_lsn = lsn
-                self._apply_cv.notify_all()
+            self._end_turn(lsn, events if ok else None)
+
+    def _end_turn(self, lsn: int, events: list | None) -> None:
+        """Close LSN `lsn`'s apply turn; `events` (None when it failed) go to the subscribers."""
+        queued = False
+        with self._apply_cv:
+            if events and (self._change_subs or (self._subs and events[0][0] == "write")):
+                self._hook_q.append((lsn, events))  # queued in LSN order, inside the turn
+                queued = True
+            self._applied_lsn = lsn
+            self._apply_cv.notify_all()
         if queued:
             self._deliver(lsn)
 

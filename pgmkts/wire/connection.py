@@ -401,6 +401,17 @@ class Connection(ExtendedMixin, ListenMixin):
             self.server.mark_cheap(key)
         return out
 
+    async def call_statement(self, fn, text: str, key: str):
+        """`call` for running statement `text`: inline when it is a known fast read; inline
+        with its rows left to a worker when its run only builds a lazy result
+        (`Session.runs_lazily`: the rows are read only on a cache miss)."""
+        fast = self.session.is_fast(text)
+        lazy = not fast and self.session.runs_lazily(text)
+        out = await self.call(fn, key, inline=fast or lazy)
+        if lazy:
+            self.inline = False
+        return out
+
     async def call_batch(self, pull, encode):
         """Pull the next batch and encode it: a statement that ran inline produced its rows
         cheaply, so pull inline too and encode inline when the batch is small."""
@@ -470,14 +481,10 @@ class Connection(ExtendedMixin, ListenMixin):
                 self.send(m.command_complete("NOTIFY"))
             else:
                 it = self.session.execute(sql)
-                fast = self.session.is_fast(sql)
-                lazy = not fast and self.session.runs_lazily(sql)
                 while True:
-                    res = await self.call(lambda: next(it, None), sql, inline=fast or lazy)
+                    res = await self.call_statement(lambda: next(it, None), sql, sql)
                     if res is None:
                         break
-                    if lazy:  # only the run was cheap: rows read on a cache miss go to a worker
-                        self.inline = False
                     await self._send_result(res, None, key=sql)
                     self._after_statement()
         except (_Closed, Fatal):

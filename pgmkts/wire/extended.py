@@ -150,11 +150,7 @@ class ExtendedMixin:
                     self.inline = True
                     res = await run_deferred(self.session.engine, lambda: self.session.run(portal.bound))
                 if res is NOT_INLINE:
-                    fast = self.session.is_fast(text)
-                    lazy = not fast and self.session.runs_lazily(text)
-                    res = await self.call(lambda: self.session.run(portal.bound), key, inline=fast or lazy)
-                    if lazy:  # only the run was cheap: rows read on a cache miss go to a worker
-                        self.inline = False
+                    res = await self.call_statement(lambda: self.session.run(portal.bound), text, key)
                 portal.result = res
             finished = await self._send_result(portal.result, portal, key=key, limit=max(limit, 0))
             if finished:
