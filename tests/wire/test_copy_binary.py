@@ -197,3 +197,99 @@ def test_group_copy_splits_per_symbol(session, interleaved):
         want = np.arange(k, 300, 3)
         np.testing.assert_array_equal(got["Epoch"], PG_EPOCH_US // 1_000_000 + 60 * want)
         np.testing.assert_array_equal(got["volume"], want * 10.0)
+
+
+# ---------------------------------------------------------------- parsed while it arrives
+def parse_streamed(stream: bytes, fields, chunk: int, piece: int = 4096) -> tuple[pa.Table, CopyInDecoder]:
+    """As the connection does: feed CopyData bodies, hand the sink to parse_chunk whenever
+    chunk_ready, then table() for the rest."""
+    dec = CopyInDecoder(CopySpec("in", "binary", fields, split_key="symbol"), stream_bytes=chunk)
+    for i in range(0, len(stream), piece):
+        dec.feed(stream[i:i + piece])
+        if dec.chunk_ready():
+            dec.parse_chunk(dec.take_chunk())
+    return dec.table(), dec
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_row, st.integers(1, 80)), max_size=12), st.booleans(),
+       st.integers(19, 3000), st.integers(1, 700))
+def test_streamed_parse_matches_reference(groups, trailer, chunk, piece):
+    body = b""
+    for (sym, us, f4, f8, null), k in groups:
+        vals: list[bytes | None] = [sym.encode(), struct.pack("!q", us), struct.pack("!f", f4),
+                                    struct.pack("!d", f8)]
+        if null < len(vals):
+            vals[null] = None
+        body += tup(vals) * k
+    stream = BINARY_HEADER + body + (b"\xff\xff" if trailer else b"")
+    got, _dec = parse_streamed(stream, GROUP, chunk, piece)
+    assert got.equals(reference(stream, GROUP))
+
+
+def test_streamed_chunks_end_where_the_symbol_changes():
+    syms = ["AA", "BBB", "C", "DDDD"]
+    stream = BINARY_HEADER + b"".join(bar(i, s) for s in syms for i in range(500)) + b"\xff\xff"
+    got, dec = parse_streamed(stream, GROUP, chunk=30000)   # a symbol is 20 kB
+    assert got.column("symbol").num_chunks >= 3          # parsed in pieces, not at the end
+    assert got.equals(reference(stream, GROUP))
+    firsts = [c[0].as_py() for c in got.column("symbol").chunks if len(c)]
+    lasts = [c[len(c) - 1].as_py() for c in got.column("symbol").chunks if len(c)]
+    for a, b in zip(lasts[:-1], firsts[1:], strict=True):
+        assert a != b                                     # no symbol's rows split between chunks
+    # one symbol longer than a chunk: its rows span chunks (consume joins them)
+    one = BINARY_HEADER + b"".join(bar(i, "LONG") for i in range(2000)) + b"\xff\xff"
+    got, _ = parse_streamed(one, GROUP, chunk=5000)
+    assert got.column("symbol").num_chunks > 1 and got.equals(reference(one, GROUP))
+
+
+@pytest.mark.parametrize("damage", ["header", "middle", "end"])
+def test_streamed_bad_input_is_the_same_error(damage):
+    rows = [bar(i, "QQ") for i in range(3000)]
+    stream = bytearray(BINARY_HEADER + b"".join(rows) + b"\xff\xff")
+    if damage == "header":
+        stream[0:1] = b"X"
+    elif damage == "middle":
+        at = len(BINARY_HEADER) + len(rows[0]) * 2000
+        stream[at:at + 2] = struct.pack("!h", 7)          # a tuple claiming 7 fields
+    else:
+        del stream[-7:]                                    # cut inside the last tuple
+    with pytest.raises(errors.BadCopyFileFormat) as whole:
+        parse(bytes(stream), GROUP)
+    with pytest.raises(errors.BadCopyFileFormat) as streamed:
+        parse_streamed(bytes(stream), GROUP, chunk=4000)
+    assert str(streamed.value) == str(whole.value)
+
+
+def copy_in_streamed(session: Session, stream: bytes, chunk: int) -> int:
+    (res,) = list(session.execute("COPY ohlcv_1min FROM STDIN (FORMAT binary)"))
+    assert res.copy.split_key == "symbol"
+    dec = CopyInDecoder(res.copy, stream_bytes=chunk)
+    for i in range(0, len(stream), 1000):
+        dec.feed(stream[i:i + 1000])
+        if dec.chunk_ready():
+            dec.parse_chunk(dec.take_chunk())
+    return res.copy.consume(dec.table())
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_streamed_group_copy_writes_every_symbol_whole(session, interleaved):
+    """Chunks cut at symbol changes, a symbol spanning chunks and interleaved symbols: each
+    bucket gets all its rows, in order, in one write."""
+    s, eng = session
+    syms = ["AA", "BBB", "C"]
+    order = [(i, syms[i % 3]) for i in range(3000)] if interleaved else \
+        [(i, sym) for sym in syms for i in range(3000) if syms[i % 3] == sym]
+    stream = BINARY_HEADER + b"".join(bar(i, sym) for i, sym in order) + b"\xff\xff"
+    assert copy_in_streamed(s, stream, chunk=7000) == 3000
+    for k, sym in enumerate(syms):
+        got = eng.read(f"{sym}/1Min/OHLCV")
+        want = np.arange(k, 3000, 3)
+        np.testing.assert_array_equal(got["Epoch"], PG_EPOCH_US // 1_000_000 + 60 * want)
+        np.testing.assert_array_equal(got["volume"], want * 10.0)
+    # the same slot twice in one COPY, in different chunks: the later row wins, as unstreamed
+    again = BINARY_HEADER + b"".join(bar(i, "DUP") for i in range(400)) + bar(5, "DUP")[:-8] + \
+        struct.pack("!d", -1.0) + b"\xff\xff"
+    assert copy_in_streamed(s, again, chunk=3000) == 401
+    got = eng.read("DUP/1Min/OHLCV")
+    assert len(got["Epoch"]) == 400 and got["volume"][5] == -1.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -162,3 +163,67 @@ def test_connection_dropped_mid_copydata_writes_nothing(port):
     assert (b"C", b"COPY 800\0") in copy_raw(port, "rcv3_1min", [PAYLOAD])
     assert len(rows(port, "rcv3_1min")) == 800
 
+
+
+# ---------------------------------------------------------------- large enough to be parsed while it arrives
+BASE_US = 500_000 * 60_000_000     # a minute boundary (2000-12-13): 1-minute buckets keep it as is
+
+
+def big_body(sym: bytes, first: int, n: int) -> bytes:
+    """n rows of (symbol, epoch, open) in binary COPY form, built with numpy (no per-row Python)."""
+    rec = np.empty(n, np.dtype([("nf", ">i2"), ("ls", ">i4"), ("s", f"S{len(sym)}"), ("le", ">i4"),
+                                ("e", ">i8"), ("lo", ">i4"), ("o", ">f4")]))
+    i = np.arange(first, first + n)
+    rec["nf"], rec["ls"], rec["s"], rec["le"], rec["lo"] = 3, len(sym), sym, 8, 4
+    rec["e"] = i * 60_000_000 + BASE_US
+    rec["o"] = i / 8
+    return rec.tobytes()
+
+
+def test_copy_larger_than_a_parse_chunk(pgmkts_server):
+    """~100 MB through psycopg: parsed in chunks during the transfer (wire/copy.py STREAM_BYTES),
+    with symbols spanning chunk ends; every row stored once, in order."""
+    from pgmkts.wire.copy import STREAM_BYTES
+    counts = {b"BIGA": 1_500_000, b"BIGBB": 900_000, b"BIGC": 1_600_000}
+    parts = [HEADER] + [big_body(s, 0, n) for s, n in counts.items()] + [b"\xff\xff"]
+    assert sum(map(len, parts)) > 2 * STREAM_BYTES
+    with psycopg.connect(pgmkts_server.dsn, autocommit=True) as c:
+        c.execute("CREATE TABLE bigcopy_1min (symbol text, epoch timestamptz, open real)")
+        with c.cursor().copy("COPY bigcopy_1min FROM STDIN (FORMAT binary)") as cp:
+            for p in parts:
+                for k in range(0, len(p), 8 << 20):
+                    cp.write(p[k:k + (8 << 20)])
+        got = c.execute("SELECT symbol, count(*), min(epoch), max(epoch), sum(open::float8) "
+                        "FROM bigcopy_1min GROUP BY symbol ORDER BY symbol").fetchall()
+    want = []
+    for s, n in sorted(counts.items()):
+        want.append((s.decode(), n, BASE_US, (n - 1) * 60_000_000 + BASE_US,
+                     float(np.sum(np.arange(n) / 8, dtype=np.float64))))
+    assert [(r[0], r[1]) for r in got] == [(w[0], w[1]) for w in want]
+    for r, w in zip(got, want, strict=True):
+        assert r[2].timestamp() * 1e6 - 946_684_800_000_000 == w[2]
+        assert r[3].timestamp() * 1e6 - 946_684_800_000_000 == w[3]
+        assert r[4] == pytest.approx(w[4], rel=1e-6)
+
+
+def test_large_copy_bad_last_row_writes_nothing(port):
+    """A damaged tuple after several parsed chunks: 22P04, nothing stored, the session goes on."""
+    with psycopg.connect(f"host=127.0.0.1 port={port} user=pgmkts dbname=pgmkts", autocommit=True) as pc:
+        pc.execute("CREATE TABLE dmg_1min (symbol text, epoch timestamptz, open real)")
+    from pgmkts.wire.copy import STREAM_BYTES
+    body = big_body(b"DMG", 0, 3_000_000)
+    assert len(body) > 1.5 * STREAM_BYTES
+    # the last row's last field claims a length past the end of the data
+    bad = HEADER + body[:-8] + b"\x7f\xff\xff\xff" + body[-4:] + b"\xff\xff"
+    c = Conn(port)
+    c.login()
+    c.send(query("COPY dmg_1min FROM STDIN (FORMAT binary)"))
+    assert c.read()[0] == b"G"
+    step = 1 << 20
+    c.send(b"".join(msg(b"d", bad[k:k + step]) for k in range(0, len(bad), step)) + msg(b"c"))
+    out = c.until(b"Z")
+    assert types(out) == b"EZ" and error_code(out[0][1]) == "22P04"
+    c.send(query("SELECT count(*) FROM dmg_1min"))
+    out = c.until(b"Z")
+    assert (b"D", struct.pack("!hi", 1, 1) + b"0") in out
+    c.close()
