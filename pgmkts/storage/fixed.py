@@ -61,6 +61,16 @@ class _FixedLayout:
         self.size = off
 
 
+_ALLOCATE_BYTES = 1 << 20
+
+
+def _allocate(fd: int, off: int, size: int) -> None:
+    try:
+        os.posix_fallocate(fd, off, size)
+    except OSError:  # a file system without fallocate: the write allocates as it goes
+        pass
+
+
 class FixedBucket(Bucket):
     def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
@@ -214,9 +224,14 @@ class FixedBucket(Bucket):
                      cols: dict[str, np.ndarray]) -> None:
         span = s1 - s0
         if slots is None:  # dense run: one pwrite per column straight from the caller's arrays
-            pwrite_all(fd, _ones(span), lay.pres_off + s0)
-            for name, dt in self.cols:
-                pwrite_all(fd, cols[name], lay.col_off[name] + s0 * dt.itemsize)
+            regions = [(lay.pres_off + s0, _ones(span))]
+            regions += [(lay.col_off[name] + s0 * dt.itemsize, cols[name]) for name, dt in self.cols]
+            for off, arr in regions:
+                if arr.nbytes >= _ALLOCATE_BYTES:
+                    # into a hole of the sparse year file, a write allocates its blocks page by
+                    # page; allocated in one call first, it is a plain copy into the page cache
+                    _allocate(fd, off, arr.nbytes)
+                pwrite_all(fd, arr, off)
             return
         n = len(slots)
         if span <= 4 * n + 4096:  # nearly dense: read-modify-write the span
