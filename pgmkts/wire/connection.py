@@ -47,6 +47,9 @@ INLINE_ROWS = 2048             # batches up to this size are encoded inline afte
 CACHED_INLINE_ROWS = 256       # a FastResult this small is encoded on the loop (~1 ms text) before caching
 
 
+_NOW = (b"B", b"D", b"E", b"C", b"S")   # extended-protocol messages that may need no coroutine
+
+
 class Connection(ExtendedMixin, ListenMixin):
     def __init__(self, server: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
@@ -80,11 +83,12 @@ class Connection(ExtendedMixin, ListenMixin):
             self._out_size += len(data)
 
     async def flush(self) -> None:
-        if self._out:
-            out = b"".join(self._out) if len(self._out) > 1 else self._out[0]
-            self._out.clear()
-            self._out_size = 0
-            self.writer.write(out)
+        if not self._out:
+            return
+        out = b"".join(self._out) if len(self._out) > 1 else self._out[0]
+        self._out.clear()
+        self._out_size = 0
+        self.writer.write(out)
         try:
             await self.writer.drain()
         except (ConnectionError, OSError) as e:
@@ -353,6 +357,17 @@ class Connection(ExtendedMixin, ListenMixin):
                 continue
             if msg.type == b"X":
                 return
+            if msg.type in _NOW and (self.state is not State.EXT_ERROR or msg.type == b"S"):
+                try:
+                    got = self._extended_now(msg)
+                    if got is not True and got is not False:
+                        await got
+                except errors.ProtocolViolation as e:
+                    raise Fatal(e) from None
+                if got is not False:
+                    if self._out_size >= FLUSH_BYTES:
+                        await self.flush()
+                    continue
             await self._dispatch(msg)
 
     async def _dispatch(self, msg: Message) -> None:
@@ -522,16 +537,8 @@ class Connection(ExtendedMixin, ListenMixin):
         if res.fields is None:
             self.send(m.command_complete(res.tag))
             return True
-        if portal is None:
-            fields = res.fields
-            formats = [0] * len(fields)
-            pending, batches = None, res.batches
-        else:
-            fields = portal.fields if portal.fields and len(portal.fields) == len(res.fields) else res.fields
-            formats = portal.formats if len(portal.formats) == len(fields) else [0] * len(fields)
-            pending, batches = portal.pending, res.batches
-        oids = [f.type_oid for f in fields]
-        tz = self.session.settings.get("TimeZone", "UTC")
+        fields, formats, oids, tz = self._result_shape(res, portal)
+        pending, batches = (None if portal is None else portal.pending), res.batches
         sent = 0
         done = False
         cache_key = getattr(res, "cache_key", None)
@@ -578,6 +585,21 @@ class Connection(ExtendedMixin, ListenMixin):
                     portal.sent += sent
                 self.send(m.PORTAL_SUSPENDED)
                 return False
+        self._result_done(res, portal, sent, limit)
+        return True
+
+    def _result_shape(self, res, portal: Portal | None) -> tuple[list, list[int], list[int], str]:
+        """The fields, per-column formats, type OIDs and TimeZone a result is sent with."""
+        if portal is None:
+            fields = res.fields
+            formats = [0] * len(fields)
+        else:
+            fields = portal.fields if portal.fields and len(portal.fields) == len(res.fields) else res.fields
+            formats = portal.formats if len(portal.formats) == len(fields) else [0] * len(fields)
+        return fields, formats, [f.type_oid for f in fields], self.session.settings.get("TimeZone", "UTC")
+
+    def _result_done(self, res, portal: Portal | None, sent: int, limit: int) -> None:
+        """The end of a fully sent result: counters and CommandComplete."""
         self.metric("rows_out_total", sent)
         if portal is not None:
             portal.sent += sent
@@ -586,6 +608,20 @@ class Connection(ExtendedMixin, ListenMixin):
         else:
             tag = res.tag
         self.send(m.command_complete(tag))
+
+    def _send_cached(self, res, portal: Portal) -> bool:
+        """A FastResult for a portal not yet read from, sent without a coroutine: its DataRows
+        from the rows cache, or read and encoded here (the caller ran a small read inline).
+        False, with nothing sent, for any other result."""
+        cache_key = getattr(res, "cache_key", None)
+        if cache_key is None or res.notices or portal.pending is not None or portal.sent:
+            return False
+        _fields, formats, oids, tz = self._result_shape(res, portal)
+        hit = self._fast_rows_now(res, cache_key, oids, formats, tz, INLINE_ROWS)
+        if hit is None:
+            return False
+        self.send(hit[1])
+        self._result_done(res, portal, hit[0], 0)
         return True
 
     def _row_description(self, fields, formats: list[int]) -> bytes:
@@ -608,27 +644,42 @@ class Connection(ExtendedMixin, ListenMixin):
         and on the output formats/TimeZone, so an identical earlier result's bytes are reused —
         formatting 100 rows as text is most of a small query's cost, reading them the rest (a
         lazy FastResult is not read at all on a hit). Small results only."""
+        hit = self._fast_rows_now(res, cache_key, oids, formats, tz, CACHED_INLINE_ROWS)
+        if hit is not None:
+            return hit
+        loop = asyncio.get_running_loop()
+        batch = next(res.batches, None) if res.rows is None else await loop.run_in_executor(None, res.rows)
+        if batch is None:
+            hit = (0, b"")
+        else:
+            if batch.num_rows <= CACHED_INLINE_ROWS:
+                data = encode_datarows(batch, oids, formats, tz)
+            else:
+                data = await loop.run_in_executor(None, encode_datarows, batch, oids, formats, tz)
+            self._check_cancel()
+            hit = (batch.num_rows, data)
+        self.server.rows_cache.put((cache_key, tuple(oids), tuple(formats), tz), *hit)
+        if not res.tag:
+            res.tag = f"SELECT {hit[0]}"
+        return hit
+
+    def _fast_rows_now(self, res, cache_key: tuple, oids: list[int], formats: list[int], tz: str,
+                       inline_rows: int) -> tuple[int, bytes] | None:
+        """_fast_rows on the loop: a cache hit, or the rows read (a lazy result only when the
+        statement ran inline) and encoded here when there are at most `inline_rows`. None when
+        a worker is needed; rows already read are left in `res.batches` for it."""
         cache = self.server.rows_cache
         key = (cache_key, tuple(oids), tuple(formats), tz)
         hit = cache.get(key)
         if hit is None:
-            if res.rows is None:
-                batch = next(res.batches, None)
-            elif self.inline:
-                batch = res.rows()
-            else:
-                batch = await asyncio.get_running_loop().run_in_executor(None, res.rows)
-            if batch is None:
-                hit = (0, b"")
-            else:
-                if batch.num_rows <= CACHED_INLINE_ROWS:
-                    data = encode_datarows(batch, oids, formats, tz)
-                else:
-                    data = await asyncio.get_running_loop().run_in_executor(
-                        None, encode_datarows, batch, oids, formats, tz)
-                self._check_cancel()
-                hit = (batch.num_rows, data)
-                cache.put(key, *hit)
+            if res.rows is not None and not self.inline:
+                return None
+            batch = next(res.batches, None) if res.rows is None else res.rows()
+            if batch is not None and batch.num_rows > inline_rows:
+                res.rows, res.batches = None, iter([batch])
+                return None
+            hit = (0, b"") if batch is None else (batch.num_rows, encode_datarows(batch, oids, formats, tz))
+            cache.put(key, *hit)
         if not res.tag:
             res.tag = f"SELECT {hit[0]}"
         return hit

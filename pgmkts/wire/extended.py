@@ -6,6 +6,7 @@ connection discards messages until Sync. No socket I/O here: it goes through Con
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pgmkts import errors
@@ -31,15 +32,52 @@ class ExtendedMixin:
         def __getattr__(self, name: str) -> Any: ...
 
     # ------------------------------------------------------------------ extended protocol
+    def _extended_now(self, msg: Message) -> bool | Coroutine[Any, Any, None]:
+        """Sync, Bind, Describe, Close, and Execute of a known fast read, without a coroutine
+        (pgbench -M prepared: four messages a transaction, each a coroutine chain otherwise).
+        Returns True when handled, False when nothing was done (the caller awaits _extended),
+        or a coroutine that finishes the message. No flush: the main loop writes when the
+        input runs dry or the output grows large."""
+        t = msg.type
+        if t == b"S":
+            self._sync()
+            return True
+        try:
+            if t == b"B":
+                self._bind(m.parse_bind(msg.body))
+            elif t == b"D":
+                self._describe(*m.parse_describe_or_close(msg.body, "Describe"))
+            elif t == b"E":
+                rest = self._execute_now(*m.parse_execute(msg.body))
+                if rest is not True:
+                    return rest if rest is False else self._guard(rest)
+            elif t == b"C":
+                self._close(msg)
+            else:
+                return False
+        except (_Closed, Fatal):
+            raise
+        except errors.ProtocolViolation:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+        return True
+
+    async def _guard(self, step) -> None:
+        """Await the rest of an extended-protocol message, its failure handled as _extended does."""
+        try:
+            await step
+        except (_Closed, Fatal):
+            raise
+        except errors.ProtocolViolation:
+            raise
+        except Exception as exc:
+            self._failed(exc)
+
     async def _extended(self, msg: Message) -> None:
         t = msg.type
         if t == b"S":
-            self._end_statement()
-            if self.state is not State.EXT_ERROR:
-                self._after_statement()
-            if self.session.txn_status == "I":
-                self.portals.clear()
-            self._ready()
+            self._sync()
             await self.flush()
             return
         if t == b"H":
@@ -55,19 +93,34 @@ class ExtendedMixin:
             elif t == b"E":
                 await self._execute(*m.parse_execute(msg.body))
             elif t == b"C":
-                kind, name = m.parse_describe_or_close(msg.body, "Close")
-                (self.statements if kind == b"S" else self.portals).pop(name, None)
-                self.send(m.CLOSE_COMPLETE)
+                self._close(msg)
         except (_Closed, Fatal):
             raise
         except errors.ProtocolViolation:
             raise
         except Exception as exc:
-            self._end_statement()
-            self._error(exc)
-            self.state = State.EXT_ERROR
+            self._failed(exc)
         if self._out_size >= FLUSH_BYTES:   # (inline: a coroutine call per message adds up)
             await self.flush()
+
+    def _failed(self, exc: Exception) -> None:
+        """An extended-protocol message failed: its error, then discard until Sync."""
+        self._end_statement()
+        self._error(exc)
+        self.state = State.EXT_ERROR
+
+    def _sync(self) -> None:
+        self._end_statement()
+        if self.state is not State.EXT_ERROR:
+            self._after_statement()
+        if self.session.txn_status == "I":
+            self.portals.clear()
+        self._ready()
+
+    def _close(self, msg: Message) -> None:
+        kind, name = m.parse_describe_or_close(msg.body, "Close")
+        (self.statements if kind == b"S" else self.portals).pop(name, None)
+        self.send(m.CLOSE_COMPLETE)
 
     async def _parse(self, p) -> None:
         if p.name and p.name in self.statements:
@@ -125,6 +178,34 @@ class ExtendedMixin:
         # the Fields list is the Prepared's own, so the memo (keyed by its identity) holds
         self.send(self._row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
 
+    def _execute_now(self, name: str, limit: int) -> bool | Coroutine[Any, Any, None]:
+        """Execute a portal whose statement is a known fast read (Session.is_fast) on the loop,
+        its rows from the wire's cache or encoded here. True when done; False, with nothing
+        done, for any other portal; or the coroutine that sends a result the rows cache does
+        not take (`_finish_execute`)."""
+        portal = self.portals.get(name)
+        if portal is None or portal.result is not None or portal.done or limit > 0 or portal.sent \
+                or isinstance(portal.bound, Prepared) or not self.session.is_fast(portal.bound.prepared.stmt[1]):
+            return False
+        self._start_statement()
+        self.metric("queries_total")
+        t0 = time.perf_counter()
+        try:
+            self.inline = True
+            res = portal.result = self.session.run(portal.bound)
+            sent = self._send_cached(res, portal)
+        except BaseException:
+            self._end_statement()
+            self._observe(t0)
+            raise
+        if not sent:
+            return self._finish_execute(portal, "E:" + portal.bound.prepared.sql, 0, t0)
+        self._after_statement()
+        self._end_statement()
+        self._observe(t0)
+        self.state = State.IDLE
+        return True
+
     async def _execute(self, name: str, limit: int) -> None:
         portal = self.portals.get(name)
         if portal is None:
@@ -139,8 +220,10 @@ class ExtendedMixin:
             return
         self._start_statement()
         self.metric("queries_total")
-        t0 = time.perf_counter()
-        key = "E:" + portal.bound.prepared.sql
+        await self._finish_execute(portal, "E:" + portal.bound.prepared.sql, limit, time.perf_counter())
+
+    async def _finish_execute(self, portal: Portal, key: str, limit: int, t0: float) -> None:
+        """Execute after its statement started: run it unless already run, send the rows."""
         try:
             if portal.result is None:
                 text = portal.bound.prepared.stmt[1]

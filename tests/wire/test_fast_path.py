@@ -100,3 +100,42 @@ def test_row_limited_execute_of_a_warm_statement(dsn, pgmkts_server):
     finally:
         c.close()
 
+
+
+def test_pipelined_prepared_transactions_answer_in_order(dsn, pgmkts_server):
+    """pgbench -M prepared's shape (Bind, Describe, Execute, Sync of a warm named statement),
+    many transactions in one packet, answered without coroutines (wire/extended.py
+    _extended_now): every answer complete and in order; an error in one transaction (an
+    unknown portal) is that transaction's only, up to its Sync."""
+    c = rawpg.Conn(pgmkts_server.port)
+    try:
+        c.login()
+        c.send(rawpg.parse(LAST, name="warm"), rawpg.SYNC)
+        assert rawpg.types(c.until()) == b"1Z"
+        txn = rawpg.bind(stmt="warm") + rawpg.describe(b"P") + rawpg.execute() + rawpg.SYNC
+        bad = rawpg.bind(stmt="warm") + rawpg.execute("nosuch") + rawpg.execute() + rawpg.SYNC
+        for _ in range(3):   # warm the plan and the rows cache
+            c.send(txn)
+            c.until()
+        c.send(txn * 5 + bad + txn * 3)
+        got = []
+        for _ in range(9):
+            got.append(c.until())
+        ok = [g for i, g in enumerate(got) if i != 5]
+        for g in ok:
+            assert rawpg.types(g) == b"2TDDDCZ"
+            assert [b for t, b in g if t == b"C"] == [b"SELECT 3\0"]
+            assert [b for t, b in g if t == b"D"] == [b for t, b in ok[0] if t == b"D"]
+        assert rawpg.types(got[5]) == b"2EZ" and rawpg.error_code(got[5][1][1]) == "34000"
+        # a write between transactions: the next one sees it (the cache key moves on)
+        with psycopg.connect(dsn, autocommit=True) as w:
+            w.execute(f"INSERT INTO {TBK} VALUES ('2032-01-01', 1, 2, 3, 4, 31337)")
+            try:
+                c.send(txn)
+                g = c.until()
+                assert rawpg.types(g) == b"2TDDDCZ"
+                assert [b for t, b in g if t == b"D"] != [b for t, b in ok[0] if t == b"D"]
+            finally:
+                w.execute(f"DELETE FROM {TBK} WHERE epoch >= '2032-01-01'")
+    finally:
+        c.close()
