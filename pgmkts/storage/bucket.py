@@ -172,6 +172,9 @@ class Bucket:
         write_meta(self.dir, self.info)
         self._years = []
 
+    def close_files(self) -> None:
+        """Close the descriptors the bucket keeps between writes (none by default)."""
+
     def destroy_on_disk(self) -> None:
         self.dropped = True
         shutil.rmtree(self.dir, ignore_errors=True)

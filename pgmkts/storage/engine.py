@@ -197,6 +197,8 @@ class Engine:
                 self.wal.close()
                 save_cache(self._cache_path, [(b.info, b.dir) for b in list(self._buckets.values())])
         finally:
+            for b in list(self._buckets.values()):
+                b.close_files()
             fcntl.flock(self._lockfd, fcntl.LOCK_UN)
             os.close(self._lockfd)
 
@@ -211,6 +213,8 @@ class Engine:
             self._closed = True
             os.close(self.wal._fd)
             self.wal._fd = -1
+        for b in list(self._buckets.values()):
+            b.close_files()
         fcntl.flock(self._lockfd, fcntl.LOCK_UN)
         os.close(self._lockfd)
 
