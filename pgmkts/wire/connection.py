@@ -420,12 +420,18 @@ class Connection(ExtendedMixin, ListenMixin):
         """`call` for running statement `text`: inline when it is a known fast read; inline
         with its rows left to a worker when its run only builds a lazy result
         (`Session.runs_lazily`: the rows are read only on a cache miss)."""
-        fast = self.session.is_fast(text)
-        lazy = not fast and self.session.runs_lazily(text)
+        fast, lazy = self.runs_inline(text)
         out = await self.call(fn, key, inline=fast or lazy)
         if lazy:
             self.inline = False
         return out
+
+    def runs_inline(self, text: str) -> tuple[bool, bool]:
+        """(fast, lazy): `text` is a known fast read (run it and encode its rows on the loop),
+        or running it only builds a lazy result (run it on the loop, its rows on a cache miss
+        in a worker)."""
+        fast = self.session.is_fast(text)
+        return fast, not fast and self.session.runs_lazily(text)
 
     async def call_batch(self, pull, encode):
         """Pull the next batch and encode it: a statement that ran inline produced its rows

@@ -179,13 +179,16 @@ class ExtendedMixin:
         self.send(self._row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
 
     def _execute_now(self, name: str, limit: int) -> bool | Coroutine[Any, Any, None]:
-        """Execute a portal whose statement is a known fast read (Session.is_fast) on the loop,
-        its rows from the wire's cache or encoded here. True when done; False, with nothing
-        done, for any other portal; or the coroutine that sends a result the rows cache does
-        not take (`_finish_execute`)."""
+        """Execute a portal whose statement runs on the loop (`runs_inline`: a known fast read,
+        or a lazy latest-per-symbol read) with its rows from the wire's cache, or encoded here
+        for a fast read. True when done; False, with nothing done, for any other portal; or the
+        coroutine that sends what the rows cache does not hold (`_finish_execute`)."""
         portal = self.portals.get(name)
         if portal is None or portal.result is not None or portal.done or limit > 0 or portal.sent \
-                or isinstance(portal.bound, Prepared) or not self.session.is_fast(portal.bound.prepared.stmt[1]):
+                or isinstance(portal.bound, Prepared):
+            return False
+        fast, lazy = self.runs_inline(portal.bound.prepared.stmt[1])
+        if not (fast or lazy):
             return False
         self._start_statement()
         self.metric("queries_total")
@@ -193,6 +196,7 @@ class ExtendedMixin:
         try:
             self.inline = True
             res = portal.result = self.session.run(portal.bound)
+            self.inline = fast      # a lazy result's rows, on a miss, are read in a worker
             sent = self._send_cached(res, portal)
         except BaseException:
             self._end_statement()
