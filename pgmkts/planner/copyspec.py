@@ -24,9 +24,5 @@ class CopySpec:
     # 'in': writes every row of `table` (columns named as `fields`, types as their OIDs) atomically
     # with Engine.write_many; returns the row count for the "COPY n" tag.
     consume: Callable[[pa.Table], int] | None = None
-    # 'in': a column whose rows arrive grouped by value (a group table's symbol). A binary COPY
-    # with one is parsed in chunks while it arrives, each cut where that value changes, so that
-    # consume gets the Table as chunks that do not split a group (no copy to join them).
-    split_key: str | None = None
     # 'out': the rows to send, schema matching `fields`.
     batches: Iterator[pa.RecordBatch] | None = None

@@ -761,18 +761,12 @@ class Session(SettingsMixin):
         tz = self.settings.get("TimeZone", "UTC")
 
         def consume(table: pa.Table) -> int:
-            # each chunk as is (the parsers build one, or several that do not split a symbol):
-            # combine_chunks would copy every column
-            if all(c.num_chunks == 1 for c in table.columns):
-                parts = [[c.chunk(0) for c in table.columns]]
-            else:
-                parts = [b.columns for b in table.to_batches()]
-            return self._write(W.merge_batches([
-                W.to_batches(rel, Frame(cols, [(None, n) for n in names], len(cols[0]) if cols else 0),
-                             names, tz) for cols in parts]))
+            # one chunk (what the COPY parsers build) as is: combine_chunks would copy it
+            cols = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in table.columns]
+            frame = Frame(cols, [(None, n) for n in names], table.num_rows)
+            return self._write(W.to_batches(rel, frame, names, tz))
 
-        split = "symbol" if rel.kind != "bucket" and "symbol" in names else None
-        cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume, split_key=split)
+        cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume)
         return Result(tag="COPY", fields=None, copy=cs)
 
 

@@ -234,25 +234,6 @@ def to_batches(rel: bind.Relation, frame: Frame, colnames: list[str], tz: str = 
     return out
 
 
-def merge_batches(lists: list[list[tuple[str, dict[str, np.ndarray], bool | None]]]
-                  ) -> list[tuple[str, dict[str, np.ndarray], bool | None]]:
-    """to_batches of consecutive pieces of one write → one batch per bucket (the engine takes
-    each bucket once per write); a bucket in several pieces is joined in arrival order."""
-    if len(lists) == 1:
-        return lists[0]
-    by: dict[str, list[tuple[str, dict[str, np.ndarray], bool | None]]] = {}
-    for batches in lists:
-        for b in batches:
-            by.setdefault(b[0], []).append(b)
-    out = []
-    for tbk, bs in by.items():
-        if len(bs) == 1:
-            out.append(bs[0])
-        else:
-            out.append((tbk, {k: np.concatenate([d[k] for _t, d, _v in bs]) for k in bs[0][1]}, bs[0][2]))
-    return out
-
-
 _MAX_RUNS = 4096  # more symbol runs than this: sorting the symbols costs no more than the runs
 
 

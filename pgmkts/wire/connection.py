@@ -759,7 +759,6 @@ class Connection(ExtendedMixin, ListenMixin):
         failure: errors.PgmktsError | None = None
         framer = self.framer
         discard = bytearray()   # CopyData after a cancel is read and dropped until CopyDone
-        parsing: asyncio.Future | None = None   # dec.parse_chunk of what arrived so far
         try:
             while True:
                 # CopyData bodies go straight into dec.sink; other messages come back here
@@ -768,11 +767,6 @@ class Connection(ExtendedMixin, ListenMixin):
                 if msg is None:
                     framer.feed_copy(await self._read_raw(1 << 20), sink)
                     discard.clear()
-                    if failure is None and dec.chunk_ready() and (parsing is None or parsing.done()):
-                        if parsing is not None:
-                            await parsing
-                        parsing = asyncio.get_running_loop().run_in_executor(None, dec.parse_chunk,
-                                                                             dec.take_chunk())
                     if failure is None and self.cancel_reason is not None:
                         failure = errors.QueryCanceled(f"canceling statement due to {self.cancel_reason}")
                         dec.sink = bytearray()
@@ -796,12 +790,8 @@ class Connection(ExtendedMixin, ListenMixin):
         finally:
             self.state = prev
             framer.copy_owed = 0   # only non-zero when the connection is going away
-            if parsing is not None:
-                await asyncio.wait([parsing])   # parse_chunk never fails on input; a bug re-raises below
         if failure is not None:
             raise failure
-        if parsing is not None:
-            parsing.result()
         t_received = time.perf_counter()
         table = await self.call(dec.table)
         t_parsed = time.perf_counter()

@@ -2,17 +2,13 @@
 
 Out: batches → CopyData messages (text/csv: one row per message; binary: PGCOPY header, tuples,
 trailer). In: CopyData bytes → one pyarrow Table (pyarrow's CSV reader for text/csv, numpy for
-binary: types/tuples.py), handed whole to CopySpec.consume so a COPY is all rows or none. A
-large binary COPY into a group table is parsed chunk by chunk in a worker while the rest still
-arrives (`chunk_ready`, `parse_chunk`): the parse then overlaps the transfer instead of
-following it.
+binary: types/tuples.py), handed whole to CopySpec.consume so a COPY is all rows or none.
 """
 
 from __future__ import annotations
 
 import struct
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -24,11 +20,7 @@ from pgmkts.wire.types.core import assemble, frame_var
 from pgmkts.wire.types.parse import arrow_type, parse_column
 from pgmkts.wire.types.text import encode_text
 from pgmkts.wire.types.tuples import SIGNATURE as BINARY_SIGNATURE
-from pgmkts.wire.types.tuples import header_end, parse_binary, parse_body, parse_prefix
-
-# a binary COPY's received bytes are handed to a worker to parse once this much has arrived:
-# large enough that the per-chunk work (a carried tail re-parsed, a memmove) stays small
-STREAM_BYTES = 48 << 20
+from pgmkts.wire.types.tuples import parse_binary
 
 BINARY_HEADER = BINARY_SIGNATURE + struct.pack("!ii", 0, 0)
 _STRINGY = (25, 1043, 19, 18, 0)
@@ -129,8 +121,7 @@ class CopyOutEncoder:
 class CopyInDecoder:
     """Collects CopyData payloads; `table()` parses them into one Table for CopySpec.consume."""
 
-    def __init__(self, spec, tz: str = "UTC", max_bytes: int | None = None,
-                 stream_bytes: int = STREAM_BYTES) -> None:
+    def __init__(self, spec, tz: str = "UTC", max_bytes: int | None = None) -> None:
         self.fmt = spec.format
         self.fields = list(spec.fields)
         self.opts = options(spec)
@@ -140,14 +131,6 @@ class CopyInDecoder:
         # socket buffers here): no bytes object per message and no final join. Growing a large
         # bytearray is a realloc that glibc does with mremap, without copying the data.
         self.sink = bytearray()
-        # binary, parsed while it arrives: the Tables so far, and the bytes after their last
-        # row (an incomplete tuple, the rows of a group not known to be complete) that the next
-        # chunk starts with. `streaming` goes false for good when a chunk is not the fast shape.
-        self.split_key = spec.split_key if self.fmt == "binary" else None
-        self.streaming = self.split_key is not None
-        self.stream_bytes = stream_bytes
-        self._parts: list[pa.Table] = []
-        self._carry: bytes | bytearray = b""
 
     def response(self) -> bytes:
         return m.copy_response(b"G", self.fmt == "binary", len(self.fields))
@@ -155,55 +138,12 @@ class CopyInDecoder:
     def feed(self, data) -> None:
         self.sink += data
 
-    def chunk_ready(self) -> bool:
-        return self.streaming and len(self.sink) >= self.stream_bytes
-
-    def take_chunk(self) -> bytearray:
-        """Loop thread: what arrived so far, for parse_chunk; the sink starts empty again."""
-        chunk, self.sink = self.sink, bytearray()
-        return chunk
-
-    def parse_chunk(self, chunk: bytearray) -> None:
-        """Worker thread, one chunk at a time in arrival order (the caller awaits each before
-        taking the next). Never raises on bad input: whatever it does not read is kept for
-        table(), whose parse reports the error."""
-        if self._carry:
-            chunk[0:0] = self._carry
-            self._carry = b""
-        pos = 0
-        if not self._parts:
-            try:
-                pos = header_end(chunk)
-            except BadCopyFileFormat:
-                pos = -1
-        got = parse_prefix(chunk, pos, self.fields) if pos >= 0 else None
-        if got is None:
-            self.streaming = False
-            self._carry = chunk
-            return
-        table, stop = got.table, got.stop
-        assert self.split_key is not None
-        cut = _last_group_start(table.column(self.split_key))
-        if cut:
-            # the last group may continue in bytes not yet received: parse it again with them
-            table, stop = table.slice(0, cut), got.offset(cut)
-        self._parts.append(table)
-        self._carry = bytes(memoryview(chunk)[stop:])
-
     def table(self) -> pa.Table:
         data = self.sink
         self.sink = bytearray()
-        if self.fmt != "binary":
-            return self._parse_text(bytes(data))
-        if self._carry:
-            data[0:0] = self._carry
-            self._carry = b""
-        if not self._parts:
+        if self.fmt == "binary":
             return parse_binary(data, self.fields)
-        parts = [*self._parts, parse_body(data, 0, self.fields)]
-        self._parts = []
-        schema = parts[0].schema
-        return pa.concat_tables([t if t.schema == schema else t.cast(schema) for t in parts])
+        return self._parse_text(bytes(data))
 
     def _parse_text(self, data: bytes) -> pa.Table:
         names = [f.name for f in self.fields]
@@ -262,16 +202,6 @@ class CopyInDecoder:
                 col = _unescape_text(col)
             cols[f.name] = parse_column(col, f.type_oid, f.name, self.tz)
         return pa.table(cols)
-
-
-def _last_group_start(col: pa.ChunkedArray) -> int:
-    """The first row of the trailing run of equal values (0: one value throughout)."""
-    n = len(col)
-    if n < 2:
-        return 0
-    last = col[n - 1]
-    differs = np.flatnonzero(pc.not_equal(col, last).to_numpy(zero_copy_only=False))
-    return int(differs[-1]) + 1 if len(differs) else 0
 
 
 # types the CSV reader converts exactly as PostgreSQL would read them (bool/bytea/text need our rules)

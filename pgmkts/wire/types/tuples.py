@@ -16,9 +16,7 @@ A tuple is an int16 field count, then per field an int32 length (-1 = NULL) and 
 
 from __future__ import annotations
 
-import bisect
 import struct
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -46,9 +44,11 @@ def empty_table(fields) -> pa.Table:
     return pa.table({f.name: pa.array([], arrow_type(f.type_oid)) for f in fields})
 
 
-def header_end(data) -> int:
-    """Where the tuples start after the file header; BadCopyFileFormat when it is not one."""
+def parse_binary(data, fields) -> pa.Table:
+    """The whole binary COPY stream (header, tuples, optional trailer) → one Table."""
     n_bytes = len(data)
+    if not n_bytes:
+        return empty_table(fields)
     if n_bytes < 19 or bytes(data[:11]) != SIGNATURE:
         raise BadCopyFileFormat("COPY file signature not recognized")
     flags, ext = struct.unpack_from("!ii", data, 11)
@@ -56,49 +56,8 @@ def header_end(data) -> int:
         raise BadCopyFileFormat("COPY binary with OIDs is not supported")
     if ext < 0 or 19 + ext > n_bytes:
         raise BadCopyFileFormat("invalid COPY file header (wrong length)")
-    return 19 + ext
-
-
-def parse_binary(data, fields) -> pa.Table:
-    """The whole binary COPY stream (header, tuples, optional trailer) → one Table."""
-    if not len(data):
-        return empty_table(fields)
-    return parse_body(data, header_end(data), fields)
-
-
-@dataclass
-class Prefix:
-    """What parse_prefix read: the rows, where they stop, and each run's (first row, byte
-    offset, row size) so that a row's offset in the input is known (`offset`)."""
-
-    table: pa.Table
-    stop: int
-    spans: list[tuple[int, int, int]]
-
-    def offset(self, row: int) -> int:
-        """Byte offset in the input of output row `row` (< table.num_rows)."""
-        firsts = [s[0] for s in self.spans]
-        first, at, size = self.spans[bisect.bisect_right(firsts, row) - 1]
-        return at + (row - first) * size
-
-
-def parse_prefix(data, pos: int, fields) -> Prefix | None:
-    """The complete tuples of data[pos:] that the run scan (2a) reads, and where they stop: the
-    start of an incomplete last tuple, of the trailer, or of anything the scan does not read
-    (the caller keeps those bytes for the next call or for parse_body). None when the run scan
-    does not apply; it never raises on bad data, parse_body reports it."""
-    if not fields or not all(f.type_oid in FIXED_BIN or f.type_oid in _TEXTUAL or f.type_oid == _BYTEA
-                             for f in fields):
-        return None
-    got = _runs(np.frombuffer(data, dtype=np.uint8), pos, fields, partial=True)
-    return got if got is not None and got.stop > pos else None
-
-
-def parse_body(data, pos: int, fields) -> pa.Table:
-    """Tuples and the optional trailer of data[pos:] (the header already read) → one Table."""
+    pos = 19 + ext
     u8 = np.frombuffer(data, dtype=np.uint8)
-    if len(u8) == pos:
-        return empty_table(fields)
     if fields and all(f.type_oid in FIXED_BIN for f in fields):
         t = _fixed(u8, pos, fields)
         if t is not None:
@@ -176,30 +135,25 @@ _BLOCK = 16384        # rows checked and copied at once: a block (~1 MB of tuple
                       # across the per-field passes instead of streaming the body once per field
 
 
-def _runs(u8: np.ndarray, pos: int, fields, partial: bool = False):
+def _runs(u8: np.ndarray, pos: int, fields) -> pa.Table | None:
     """Rows grouped so that consecutive tuples share their field lengths (a symbol's rows
     together, as clients send them): each run of one shape is a structured view, checked and
     copied block by block (each block's fields read while it is in cache). Declines (None)
-    when runs are short. With `partial` (a prefix of the stream, parse_prefix) it stops at the
-    first tuple it cannot read whole and returns (table, where it stopped)."""
+    when runs are short."""
     end = len(u8)
     ncols = len(fields)
     widths = [FIXED_BIN[f.type_oid][1] if f.type_oid in FIXED_BIN else 0 for f in fields]
-    # a prefix's last two bytes may be 0xFFFF inside a value: only the whole stream has a trailer
-    trailer = end - 2 if not partial and bytes(u8[-2:]) == TRAILER else -1
+    trailer = end - 2 if bytes(u8[-2:]) == TRAILER else -1
     min_row = 2 + sum(4 + w for w in widths)
     cap = (end - pos) // min_row + 1    # an upper bound unless there are NULLs
     vals = [np.empty(cap, np.dtype(FIXED_BIN[f.type_oid][0]).newbyteorder("=")) if widths[i] else None
             for i, f in enumerate(fields)]
     texts: list[list[np.ndarray]] = [[] for _ in fields]
     runs: list[tuple[int, int, tuple[int, ...]]] = []   # (first output row, count, shape)
-    spans: list[tuple[int, int, int]] = []              # (first output row, byte offset, row size)
     rows = 0
     while pos < end and pos != trailer:
         shape = _shape(u8, pos, end, ncols, widths)
         if shape is None:
-            if partial:
-                break    # incomplete (more bytes to come), the trailer, or bad: left to the caller
             return None
         offs = []
         off = 2
@@ -245,7 +199,6 @@ def _runs(u8: np.ndarray, pos: int, fields, partial: bool = False):
                 break
             win = min(win * 4, _BLOCK)
         runs.append((rows, count, shape))
-        spans.append((rows, pos, row))
         rows += count
         pos += count * row
         if len(runs) > 16 and rows < _MIN_AVG_RUN * len(runs):
@@ -274,7 +227,7 @@ def _runs(u8: np.ndarray, pos: int, fields, partial: bool = False):
             np.cumsum(offsets, out=offsets)
             data = np.concatenate([t.ravel() for t in texts[i]]) if texts[i] else np.zeros(0, np.uint8)
             out_cols[f.name] = _var_array(data, None, ok, f, offsets=offsets)
-    return Prefix(pa.table(out_cols), pos, spans) if partial else pa.table(out_cols)
+    return pa.table(out_cols)
 
 
 # ---------------------------------------------------------------- 2b. candidates and the chain
