@@ -20,7 +20,7 @@ from bench import charts, report
 from bench.base import Ctx, System
 from bench.data import ROWS_PER_YEAR, load_dataset
 from bench.goals import evaluate
-from bench.timing import Measurement, call_with_timeout, measure_interleaved, short_error
+from bench.timing import Measurement, call_with_timeout, measure_interleaved, settle, short_error
 from bench.workloads import BY_KEY, WORKLOADS
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +94,7 @@ def setup_system(system: System, ctx: Ctx, wanted: set[str], results: dict) -> l
         return None
     log(f"{name}: load {ctx.ds.rows:,} rows")
     try:
+        settle()
         loads = call_with_timeout(lambda: system.load(ctx), ctx.load_timeout)
         for r, m in loads.items():
             _set(results, r, "load", m)
@@ -113,6 +114,7 @@ def setup_system(system: System, ctx: Ctx, wanted: set[str], results: dict) -> l
     if wanted & {"tick_load", "tick_hour"} and ctx.ds.ticks:
         log(f"{name}: load {ctx.ds.tick_rows:,} ticks")
         try:
+            settle()
             for r, m in system.load_ticks(ctx).items():
                 _set(results, r, "tick_load", m)
         except Exception as exc:  # noqa: BLE001

@@ -14,7 +14,7 @@ from bench.frames import dir_bytes
 from bench.pgclients import pg_runners
 from bench.pgcopy import HEADER, TRAILER, bars_copy_body, bars_csv
 from bench.sql import PgmktsDialect
-from bench.timing import Measurement, short_error
+from bench.timing import Measurement, settle, short_error
 
 TF, GROUP, TICK_TF, TICK_GROUP = "1Min", "OHLCV", "1Sec", "TRADE"
 CANDLES = "candlecandler('1H',Open,High,Low,Close,Sum::Volume)"
@@ -128,6 +128,7 @@ class PgmktsSystem(System):
                 c.execute(GROUP_DDL)
             except psycopg.Error:
                 pass                                  # already declared, or buckets appear on first insert
+            settle()                                  # the RPC load's writeback is not this load's
             t0 = time.perf_counter()
             with c.cursor() as cur, cur.copy(f"COPY ohlcv_1min FROM STDIN (FORMAT {fmt})") as cp:
                 for chunk in payload:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -37,6 +38,13 @@ def short_error(exc: BaseException, limit: int = 100) -> str:
         return text
     text = f"{type(exc).__name__}: {text}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def settle() -> None:
+    """Before a timed bulk load: write back what earlier loads left dirty in the page cache
+    (os.sync, untimed), so no load pays for another system's deferred writeback — the fsyncs
+    of a load otherwise queue behind hundreds of MB that are not its own."""
+    os.sync()
 
 
 def call_with_timeout(fn: Callable[[], object], timeout: float, cancel: Callable[[], None] | None = None):
