@@ -468,15 +468,40 @@ class Session(SettingsMixin):
         return hit is not None and hit[0] is plan and hit[1] is not None and hit[1].ok is True \
             and (hit[1].limit is not None and hit[1].limit <= FAST_INLINE_ROWS)
 
-    def _fast(self, text: str, plan, spec: FastScan, params: list) -> Result | None:
-        ctx = self._ctx(params)
+    def _fast_key(self, text: str, spec: FastScan, params: list) -> tuple[str, tuple] | None:
+        """(bucket, the result's rows-cache key) of a FastScan run now, or None when the general
+        path must answer (no such bucket; this transaction's buffered writes to it)."""
         tbk = spec.tbk(self.engine)
-        if tbk is None or getattr(ctx, "schema_only", False) or overlay.pending_for(self, tbk):
-            return None   # the general path reads this transaction's buffered writes too
+        if tbk is None or overlay.pending_for(self, tbk):
+            return None
         serial, versions = data_versions(self.engine)
         version = versions.get(tbk, 0)   # taken before the read: see data_versions
-        key = (serial, W.catalog_version(), text, tuple(map(_param_key, params)), tbk, version)
-        small = spec.limit is not None and spec.limit <= FAST_INLINE_ROWS and spec.deterministic
+        return tbk, (serial, W.catalog_version(), text, tuple(map(_param_key, params)), tbk, version)
+
+    def lazy_fast_key(self, bound: Bound) -> tuple | None:
+        """The rows-cache key that run(bound) would give its result, without running it, when
+        that result would be a lazy FastResult (a cached plan whose FastScan is known good and
+        small, nothing buffered for its bucket, the transaction not failed): the wire answers
+        a repeat whose rows it holds from them alone. None when run must decide."""
+        if self.txn_status == "E" or not self.lazy_fast:
+            return None
+        clean = parsemod.strip_comments(bound.prepared.stmt[1])   # as _one cleans it
+        with _PLAN_LOCK:
+            plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+        hit = _FAST.get(id(plan)) if plan is not None else None
+        spec = hit[1] if hit is not None and hit[0] is plan else None
+        if spec is None or spec.ok is not True or not _small(spec):
+            return None
+        got = self._fast_key(clean, spec, bound.params)
+        return None if got is None else got[1]
+
+    def _fast(self, text: str, plan, spec: FastScan, params: list) -> Result | None:
+        ctx = self._ctx(params)
+        got = self._fast_key(text, spec, params)
+        if got is None or getattr(ctx, "schema_only", False):
+            return None   # the general path reads this transaction's buffered writes too
+        tbk, key = got
+        small = _small(spec)
         if spec.ok and self.lazy_fast and small:
             def rows() -> pa.RecordBatch:
                 try:
@@ -768,6 +793,12 @@ class Session(SettingsMixin):
 
         cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume)
         return Result(tag="COPY", fields=None, copy=cs)
+
+
+def _small(spec: FastScan) -> bool:
+    """A FastScan whose result is cached by the wire: a literal LIMIT of at most
+    FAST_INLINE_ROWS and no now()-relative bound."""
+    return spec.limit is not None and spec.limit <= FAST_INLINE_ROWS and spec.deterministic
 
 
 def _param_key(p: object) -> object:

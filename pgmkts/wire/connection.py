@@ -615,6 +615,23 @@ class Connection(ExtendedMixin, ListenMixin):
             tag = res.tag
         self.send(m.command_complete(tag))
 
+    def _send_held(self, cache_key: tuple, portal: Portal) -> bool:
+        """The rows-cache entry under a result key the planner gave without running the
+        statement (Session.lazy_fast_key), sent as that result would be; False (nothing sent)
+        when the cache does not hold it or the portal announced no row description."""
+        fields = portal.fields
+        if not fields or len(portal.formats) != len(fields):
+            return False
+        hit = self.server.rows_cache.get((cache_key, tuple(f.type_oid for f in fields), tuple(portal.formats),
+                                          self.session.settings.get("TimeZone", "UTC")))
+        if hit is None:
+            return False
+        self.send(hit[1])
+        self.metric("rows_out_total", hit[0])
+        portal.sent += hit[0]
+        self.send(m.command_complete(f"SELECT {hit[0]}"))
+        return True
+
     def _send_cached(self, res, portal: Portal) -> bool:
         """A FastResult for a portal not yet read from, sent without a coroutine: its DataRows
         from the rows cache, or read and encoded here (the caller ran a small read inline).

@@ -139,3 +139,17 @@ def test_pipelined_prepared_transactions_answer_in_order(dsn, pgmkts_server):
                 w.execute(f"DELETE FROM {TBK} WHERE epoch >= '2032-01-01'")
     finally:
         c.close()
+
+
+def test_held_rows_not_served_in_a_failed_transaction(dsn):
+    """A warm prepared read is answered from the wire's rows without running it — but not in
+    an aborted transaction, which must refuse it (25P02) until ROLLBACK."""
+    with psycopg.connect(dsn) as a:
+        for _ in range(3):
+            assert _closes(a, prepare=True) == [999, 998, 997]
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            a.execute("SELECT * FROM no_such_table_here")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            a.execute(LAST, prepare=True)
+        a.rollback()
+        assert _closes(a, prepare=True) == [999, 998, 997]
