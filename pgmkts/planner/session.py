@@ -12,6 +12,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -444,11 +445,12 @@ class Session(SettingsMixin):
         reading its rows, needed only on a cache miss, is not."""
         if not self.lazy_fast or self._pending:
             return False
-        plan = self._cached_plan(text)
+        _clean, plan = self._cached_plan(text)
         hit = _LATEST.get(id(plan)) if plan is not None else None
         return hit is not None and hit[0] is plan
 
-    def _cached_plan(self, text: str):
+    def _cached_plan(self, text: str) -> tuple[str, Any]:
+        """(the cleaned text plans are cached under, the cached plan of `text` or None)."""
         clean = _CLEAN.get(text)
         if clean is None:   # asked per Execute: remember the cleaned text of recent statements
             clean = parsemod.strip_comments(text.strip().rstrip(";"))
@@ -456,17 +458,22 @@ class Session(SettingsMixin):
                 _CLEAN.clear()
             _CLEAN[text] = clean
         with _PLAN_LOCK:
-            return _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+            return clean, _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
+
+    def inline_scan(self, text: str) -> tuple[str, FastScan] | None:
+        """(cleaned text, FastScan) of `text`'s cached plan when the scan is validated and reads
+        at most FAST_INLINE_ROWS rows (a literal LIMIT)."""
+        clean, plan = self._cached_plan(text)
+        hit = _FAST.get(id(plan)) if plan is not None else None
+        spec = hit[1] if hit is not None and hit[0] is plan else None
+        if spec is None or spec.ok is not True or spec.limit is None or spec.limit > FAST_INLINE_ROWS:
+            return None
+        return clean, spec
 
     def is_fast(self, text: str) -> bool:
         """True when `text` has a cached, validated FastScan plan: the wire may run it inline
         on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
-        plan = self._cached_plan(text)
-        if plan is None:
-            return False
-        hit = _FAST.get(id(plan))
-        return hit is not None and hit[0] is plan and hit[1] is not None and hit[1].ok is True \
-            and (hit[1].limit is not None and hit[1].limit <= FAST_INLINE_ROWS)
+        return self.inline_scan(text) is not None
 
     def _fast_key(self, text: str, spec: FastScan, params: list) -> tuple[str, tuple] | None:
         """(bucket, the result's rows-cache key) of a FastScan run now, or None when the general
@@ -478,21 +485,15 @@ class Session(SettingsMixin):
         version = versions.get(tbk, 0)   # taken before the read: see data_versions
         return tbk, (serial, W.catalog_version(), text, tuple(map(_param_key, params)), tbk, version)
 
-    def lazy_fast_key(self, bound: Bound) -> tuple | None:
+    def lazy_fast_key(self, bound: Bound, scan: tuple[str, FastScan]) -> tuple | None:
         """The rows-cache key that run(bound) would give its result, without running it, when
-        that result would be a lazy FastResult (a cached plan whose FastScan is known good and
-        small, nothing buffered for its bucket, the transaction not failed): the wire answers
+        that result would be a lazy FastResult (`scan`: inline_scan of its text; no now()
+        bound, nothing buffered for its bucket, the transaction not failed): the wire answers
         a repeat whose rows it holds from them alone. None when run must decide."""
-        if self.txn_status == "E" or not self.lazy_fast:
+        if self.txn_status == "E" or not self.lazy_fast or not scan[1].deterministic:
             return None
-        clean = parsemod.strip_comments(bound.prepared.stmt[1])   # as _one cleans it
-        with _PLAN_LOCK:
-            plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
-        hit = _FAST.get(id(plan)) if plan is not None else None
-        spec = hit[1] if hit is not None and hit[0] is plan else None
-        if spec is None or spec.ok is not True or not _small(spec):
-            return None
-        got = self._fast_key(clean, spec, bound.params)
+        # the text the plan is cached under is the one _one hands to _fast
+        got = self._fast_key(scan[0], scan[1], bound.params)
         return None if got is None else got[1]
 
     def _fast(self, text: str, plan, spec: FastScan, params: list) -> Result | None:

@@ -83,9 +83,9 @@ class _FdBudget:
             self.held += 1
             return True
 
-    def give_back(self, n: int = 1) -> None:
+    def give_back(self) -> None:
         with self._lock:
-            self.held -= n
+            self.held -= 1
 
 
 WRITE_FDS = _FdBudget(256)
@@ -181,6 +181,14 @@ class FixedBucket(Bucket):
         """Drop cached header state after the file was replaced (compaction, inflation)."""
         self._z.pop(y, None)
         self._lohi.pop(y, None)
+        self._let_go(y)
+
+    def close_files(self) -> None:
+        for y in list(self._wfds):
+            self._let_go(y)
+
+    def _let_go(self, y: int) -> None:
+        """Unmap and close year y's kept file, if kept."""
         mm = self._wmaps.pop(y, None)
         if mm is not None:
             mm.close()
@@ -188,15 +196,6 @@ class FixedBucket(Bucket):
         if fd is not None:
             os.close(fd)
             WRITE_FDS.give_back()
-
-    def close_files(self) -> None:
-        maps, self._wmaps = list(self._wmaps.values()), {}
-        for mm in maps:
-            mm.close()
-        fds, self._wfds = list(self._wfds.values()), {}
-        for fd in fds:
-            os.close(fd)
-        WRITE_FDS.give_back(len(fds))
 
     def _mapped(self, lay: _FixedLayout, fd: int) -> mmap.mmap | None:
         """A shared mapping of the kept file `fd` of year lay.year (made on first use), or None

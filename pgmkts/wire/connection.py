@@ -50,6 +50,11 @@ CACHED_INLINE_ROWS = 256       # a FastResult this small is encoded on the loop 
 _NOW = (b"B", b"D", b"E", b"C", b"S")   # extended-protocol messages that may need no coroutine
 
 
+def _rows_key(cache_key: tuple, oids, formats, tz: str) -> tuple:
+    """The wire's rows-cache key: a result's key, and how its DataRows are encoded."""
+    return cache_key, tuple(oids), tuple(formats), tz
+
+
 class Connection(ExtendedMixin, ListenMixin):
     def __init__(self, server: Any, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.server = server
@@ -591,7 +596,7 @@ class Connection(ExtendedMixin, ListenMixin):
                     portal.sent += sent
                 self.send(m.PORTAL_SUSPENDED)
                 return False
-        self._result_done(res, portal, sent, limit)
+        self._result_done(res.tag, portal, sent, limit)
         return True
 
     def _result_shape(self, res, portal: Portal | None) -> tuple[list, list[int], list[int], str]:
@@ -604,15 +609,14 @@ class Connection(ExtendedMixin, ListenMixin):
             formats = portal.formats if len(portal.formats) == len(fields) else [0] * len(fields)
         return fields, formats, [f.type_oid for f in fields], self.session.settings.get("TimeZone", "UTC")
 
-    def _result_done(self, res, portal: Portal | None, sent: int, limit: int) -> None:
-        """The end of a fully sent result: counters and CommandComplete."""
+    def _result_done(self, tag: str, portal: Portal | None, sent: int, limit: int) -> None:
+        """The end of a fully sent result (its tag): counters and CommandComplete."""
         self.metric("rows_out_total", sent)
         if portal is not None:
             portal.sent += sent
             portal.done = True
-            tag = res.tag if not (limit > 0 or portal.sent != sent) else f"SELECT {sent}"
-        else:
-            tag = res.tag
+            if limit > 0 or portal.sent != sent:
+                tag = f"SELECT {sent}"
         self.send(m.command_complete(tag))
 
     def _send_held(self, cache_key: tuple, portal: Portal) -> bool:
@@ -622,14 +626,12 @@ class Connection(ExtendedMixin, ListenMixin):
         fields = portal.fields
         if not fields or len(portal.formats) != len(fields):
             return False
-        hit = self.server.rows_cache.get((cache_key, tuple(f.type_oid for f in fields), tuple(portal.formats),
-                                          self.session.settings.get("TimeZone", "UTC")))
+        hit = self.server.rows_cache.get(_rows_key(cache_key, [f.type_oid for f in fields], portal.formats,
+                                                   self.session.settings.get("TimeZone", "UTC")))
         if hit is None:
             return False
         self.send(hit[1])
-        self.metric("rows_out_total", hit[0])
-        portal.sent += hit[0]
-        self.send(m.command_complete(f"SELECT {hit[0]}"))
+        self._result_done(f"SELECT {hit[0]}", portal, hit[0], 0)
         return True
 
     def _send_cached(self, res, portal: Portal) -> bool:
@@ -644,7 +646,7 @@ class Connection(ExtendedMixin, ListenMixin):
         if hit is None:
             return False
         self.send(hit[1])
-        self._result_done(res, portal, hit[0], 0)
+        self._result_done(res.tag, portal, hit[0], 0)
         return True
 
     def _row_description(self, fields, formats: list[int]) -> bytes:
@@ -681,7 +683,7 @@ class Connection(ExtendedMixin, ListenMixin):
                 data = await loop.run_in_executor(None, encode_datarows, batch, oids, formats, tz)
             self._check_cancel()
             hit = (batch.num_rows, data)
-        self.server.rows_cache.put((cache_key, tuple(oids), tuple(formats), tz), *hit)
+        self.server.rows_cache.put(_rows_key(cache_key, oids, formats, tz), *hit)
         if not res.tag:
             res.tag = f"SELECT {hit[0]}"
         return hit
@@ -692,7 +694,7 @@ class Connection(ExtendedMixin, ListenMixin):
         statement ran inline) and encoded here when there are at most `inline_rows`. None when
         a worker is needed; rows already read are left in `res.batches` for it."""
         cache = self.server.rows_cache
-        key = (cache_key, tuple(oids), tuple(formats), tz)
+        key = _rows_key(cache_key, oids, formats, tz)
         hit = cache.get(key)
         if hit is None:
             if res.rows is not None and not self.inline:

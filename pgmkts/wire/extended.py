@@ -5,8 +5,9 @@ connection discards messages until Sync. No socket I/O here: it goes through Con
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pgmkts import errors
@@ -42,7 +43,7 @@ class ExtendedMixin:
         if t == b"S":
             self._sync()
             return True
-        try:
+        with self._message_errors():
             if t == b"B":
                 self._bind(m.parse_bind(msg.body))
             elif t == b"D":
@@ -55,24 +56,12 @@ class ExtendedMixin:
                 self._close(msg)
             else:
                 return False
-        except (_Closed, Fatal):
-            raise
-        except errors.ProtocolViolation:
-            raise
-        except Exception as exc:
-            self._failed(exc)
         return True
 
-    async def _guard(self, step) -> None:
+    async def _guard(self, step: Coroutine[Any, Any, None]) -> None:
         """Await the rest of an extended-protocol message, its failure handled as _extended does."""
-        try:
+        with self._message_errors():
             await step
-        except (_Closed, Fatal):
-            raise
-        except errors.ProtocolViolation:
-            raise
-        except Exception as exc:
-            self._failed(exc)
 
     async def _extended(self, msg: Message) -> None:
         t = msg.type
@@ -83,7 +72,7 @@ class ExtendedMixin:
         if t == b"H":
             await self.flush()
             return
-        try:
+        with self._message_errors():
             if t == b"P":
                 await self._parse(m.parse_parse(msg.body))
             elif t == b"B":
@@ -94,20 +83,21 @@ class ExtendedMixin:
                 await self._execute(*m.parse_execute(msg.body))
             elif t == b"C":
                 self._close(msg)
-        except (_Closed, Fatal):
-            raise
-        except errors.ProtocolViolation:
-            raise
-        except Exception as exc:
-            self._failed(exc)
         if self._out_size >= FLUSH_BYTES:   # (inline: a coroutine call per message adds up)
             await self.flush()
 
-    def _failed(self, exc: Exception) -> None:
-        """An extended-protocol message failed: its error, then discard until Sync."""
-        self._end_statement()
-        self._error(exc)
-        self.state = State.EXT_ERROR
+    @contextlib.contextmanager
+    def _message_errors(self) -> Iterator[None]:
+        """A failing extended-protocol message: its error to the client, then discard until
+        Sync. A closed connection, a FATAL error and a protocol violation go up."""
+        try:
+            yield
+        except (_Closed, Fatal, errors.ProtocolViolation):
+            raise
+        except Exception as exc:
+            self._end_statement()
+            self._error(exc)
+            self.state = State.EXT_ERROR
 
     def _sync(self) -> None:
         self._end_statement()
@@ -179,7 +169,7 @@ class ExtendedMixin:
         self.send(self._row_description(portal.fields, portal.formats) if portal.fields else m.NO_DATA)
 
     def _execute_now(self, name: str, limit: int) -> bool | Coroutine[Any, Any, None]:
-        """Execute a portal whose statement runs on the loop (`runs_inline`: a known fast read,
+        """Execute a portal whose statement runs on the loop (as `runs_inline`: a known fast read,
         or a lazy latest-per-symbol read) with its rows from the wire's cache, or encoded here
         for a fast read. True when done; False, with nothing done, for any other portal; or the
         coroutine that sends what the rows cache does not hold (`_finish_execute`)."""
@@ -187,35 +177,31 @@ class ExtendedMixin:
         if portal is None or portal.result is not None or portal.done or limit > 0 or portal.sent \
                 or isinstance(portal.bound, Prepared):
             return False
-        fast, lazy = self.runs_inline(portal.bound.prepared.stmt[1])
-        if not (fast or lazy):
+        text = portal.bound.prepared.stmt[1]
+        scan = self.session.inline_scan(text)          # a known fast read (Session.is_fast)
+        lazy = scan is None and self.session.runs_lazily(text)
+        if scan is None and not lazy:
             return False
+        fast = scan is not None
+        # a repeat whose rows the wire holds is answered without running it
+        key = self.session.lazy_fast_key(portal.bound, scan) if scan is not None else None
         self._start_statement()
         self.metric("queries_total")
         t0 = time.perf_counter()
+        handed_on = False
         try:
-            # a repeat whose rows the wire holds: answered without running it (Session.lazy_fast_key)
-            key = self.session.lazy_fast_key(portal.bound) if fast else None
-            if key is not None and self._send_held(key, portal):
-                portal.done = True
-                self._after_statement()
+            if key is None or not self._send_held(key, portal):
+                self.inline = True
+                res = portal.result = self.session.run(portal.bound)
+                self.inline = fast      # a lazy result's rows, on a miss, are read in a worker
+                if not self._send_cached(res, portal):
+                    handed_on = True    # _finish_execute ends the statement
+                    return self._finish_execute(portal, "E:" + portal.bound.prepared.sql, 0, t0)
+            self._after_statement()
+        finally:
+            if not handed_on:
                 self._end_statement()
                 self._observe(t0)
-                self.state = State.IDLE
-                return True
-            self.inline = True
-            res = portal.result = self.session.run(portal.bound)
-            self.inline = fast      # a lazy result's rows, on a miss, are read in a worker
-            sent = self._send_cached(res, portal)
-        except BaseException:
-            self._end_statement()
-            self._observe(t0)
-            raise
-        if not sent:
-            return self._finish_execute(portal, "E:" + portal.bound.prepared.sql, 0, t0)
-        self._after_statement()
-        self._end_statement()
-        self._observe(t0)
         self.state = State.IDLE
         return True
 
