@@ -26,3 +26,7 @@ class CopySpec:
     consume: Callable[[pa.Table], int] | None = None
     # 'out': the rows to send, schema matching `fields`.
     batches: Iterator[pa.RecordBatch] | None = None
+    # 'out' of a lazy FastResult (planner/session.py) instead of `batches`: `rows()` reads them,
+    # and `cache_key` names them exactly, so the wire may send an identical earlier COPY's bytes
+    cache_key: tuple | None = None
+    rows: Callable[[], pa.RecordBatch] | None = None

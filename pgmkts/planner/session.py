@@ -85,6 +85,7 @@ _DESCRIBED: dict[tuple[int, tuple[int, ...]], tuple[object, list[Field]]] = {}  
 # → (parameter oids, fields)
 _PREPARED: OrderedDict[tuple, tuple[list[int], list[Field]]] = OrderedDict()
 _CLEAN: dict[str, str] = {}   # Session.is_fast: statement text → comment-stripped text
+_COPY_QUERY: dict[str, str | None] = {}   # Session.copy_query: statement text → its COPY (query)
 # latest-row-per-symbol plans seen once (id → (plan, fields, schema)); the plan is kept as in _FAST
 _LATEST: dict[int, tuple[object, list[Field], pa.Schema]] = {}
 
@@ -475,6 +476,32 @@ class Session(SettingsMixin):
         on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
         return self.inline_scan(text) is not None
 
+    def copy_query(self, text: str) -> str | None:
+        """The query of `COPY (query) TO STDOUT …` (None for any other statement). ADBC reads
+        every result this way, so the answer is remembered per statement text."""
+        hit = _COPY_QUERY.get(text, False)
+        if hit is not False:
+            return hit   # type: ignore[return-value]
+        query = None
+        clean = parsemod.strip_comments(text.strip().rstrip(";"))
+        if clean[:4].lower() == "copy":
+            try:
+                spec = parse_copy(clean)
+            except errors.PgmktsError:
+                spec = None   # reported when the statement runs
+            if spec is not None and spec["direction"] == "out" and spec["query"] is not None:
+                query = spec["query"].strip()
+        if len(_COPY_QUERY) > _PLAN_CACHE_SIZE:
+            _COPY_QUERY.clear()
+        _COPY_QUERY[text] = query
+        return query
+
+    def copy_is_fast(self, text: str) -> bool:
+        """True for `COPY (q) TO STDOUT` whose q is a known fast read (is_fast): it runs inline
+        on the event loop as q itself would."""
+        query = self.copy_query(text)
+        return query is not None and self.is_fast(query)
+
     def _fast_key(self, text: str, spec: FastScan, params: list) -> tuple[str, tuple] | None:
         """(bucket, the result's rows-cache key) of a FastScan run now, or None when the general
         path must answer (no such bucket; this transaction's buffered writes to it)."""
@@ -760,20 +787,32 @@ class Session(SettingsMixin):
             lines.append(f"Execution Time: {(time.perf_counter() - t0) * 1000:.3f} ms")
         return frame_result(Frame([pa.array(lines, pa.string())], [(None, "QUERY PLAN")]), "EXPLAIN")
 
+    def _copy_out(self, query: str, spec: dict) -> Result:
+        """COPY … TO STDOUT: its query runs as that SELECT would, through the plan cache and the
+        fast paths (ADBC reads every result this way: parsed and planned once, not per fetch)."""
+        clean, plan = self._cached_plan(query)
+        if plan is None:
+            plan = self._plan(clean, parsemod.parse(clean))
+        res = self._select(clean, plan, [])
+        fields, fmt, options = res.fields or [], spec["format"], spec["options"]
+        rows = getattr(res, "rows", None)
+        if rows is not None:   # lazy: read by the wire unless it holds these rows' COPY bytes
+            cs = CopySpec("out", fmt, fields, options, cache_key=getattr(res, "cache_key", None), rows=rows)
+            return Result(tag="COPY", fields=None, copy=cs)
+        cs = CopySpec("out", fmt, fields, options, batches=res.batches)
+        return Result(tag="COPY " + res.tag.split()[-1] if res.tag.startswith("SELECT ") else "COPY",
+                      fields=None, copy=cs)
+
     def _copy(self, clean: str) -> Result:
         spec = parse_copy(clean)
         ctx = self._ctx([])
         if spec["direction"] == "out":
             if spec["query"] is not None:
-                tree = parsemod.parse(spec["query"].strip())
-                frame = self._run_plan(self._plan(spec["query"].strip(), tree), [])
+                query = spec["query"].strip()
             else:
                 cols = ", ".join(f'"{c}"' for c in spec["columns"]) if spec["columns"] else "*"
-                q = f"SELECT {cols} FROM {spec['table']}"
-                frame = self._run_plan(self._plan(q, parsemod.parse(q)), [])
-            res = frame_result(frame, f"COPY {frame.n}")
-            cs = CopySpec("out", spec["format"], res.fields or [], spec["options"], batches=res.batches)
-            return Result(tag=f"COPY {frame.n}", fields=None, copy=cs)
+                query = f"SELECT {cols} FROM {spec['table']}"
+            return self._copy_out(query, spec)
         self._check_writable()
         table = parsemod.parse(f"SELECT * FROM {spec['table']}").args["from_"].this
         rel = W.target_relation(self.engine, table, ctx)

@@ -435,7 +435,7 @@ class Connection(ExtendedMixin, ListenMixin):
         """(fast, lazy): `text` is a known fast read (run it and encode its rows on the loop),
         or running it only builds a lazy result (run it on the loop, its rows on a cache miss
         in a worker)."""
-        fast = self.session.is_fast(text)
+        fast = self.session.is_fast(text) or self.session.copy_is_fast(text)
         return fast, not fast and self.session.runs_lazily(text)
 
     async def call_batch(self, pull, encode):
@@ -749,7 +749,18 @@ class Connection(ExtendedMixin, ListenMixin):
 
     # ------------------------------------------------------------------ COPY
     async def _copy_out(self, spec) -> None:
-        enc = CopyOutEncoder(spec, self.session.settings.get("TimeZone", "UTC"))
+        tz = self.session.settings.get("TimeZone", "UTC")
+        enc = CopyOutEncoder(spec, tz)
+        if spec.rows is not None:
+            rows, data = await self._copy_held(spec, enc, tz)   # rows first: an error precedes CopyOut
+            self.send(enc.response())
+            self.send(enc.header())
+            self.send(data)
+            self.send(enc.trailer())
+            self.send(m.COPY_DONE)
+            self.metric("rows_out_total", rows)
+            self.send(m.command_complete(f"COPY {rows}"))
+            return
         self.send(enc.response())
         self.send(enc.header())
         batches = spec.batches or iter(())
@@ -767,6 +778,28 @@ class Connection(ExtendedMixin, ListenMixin):
         self.send(m.COPY_DONE)
         self.metric("rows_out_total", enc.rows)
         self.send(m.command_complete(f"COPY {enc.rows}"))
+
+    async def _copy_held(self, spec, enc: CopyOutEncoder, tz: str) -> tuple[int, bytes]:
+        """(rows, CopyData bytes) of a lazy COPY out: an identical earlier COPY's bytes from the
+        rows cache (its key names the rows exactly, as for a SELECT's DataRows), else the rows
+        read and encoded — on the loop when the statement ran inline — and remembered."""
+        key = ("copy", spec.cache_key, spec.format, repr(sorted(spec.options.items())),
+               tuple(f.type_oid for f in spec.fields), tz)
+        cache = self.server.rows_cache
+        hit = cache.get(key) if spec.cache_key is not None else None
+        if hit is not None:
+            enc.replayed(*hit)
+            return hit
+        loop = asyncio.get_running_loop()
+        batch = spec.rows() if self.inline else await loop.run_in_executor(None, spec.rows)
+        self._check_cancel()
+        if batch.num_rows <= INLINE_ROWS:
+            data = enc.encode(batch)
+        else:
+            data = await loop.run_in_executor(None, enc.encode, batch)
+        if spec.cache_key is not None:
+            cache.put(key, enc.rows, data)
+        return enc.rows, data
 
     async def _copy_in(self, spec) -> None:
         dec = CopyInDecoder(spec, self.session.settings.get("TimeZone", "UTC"))

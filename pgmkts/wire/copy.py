@@ -57,6 +57,13 @@ class CopyOutEncoder:
         (length,) = struct.unpack_from("!i", data, 1)
         return b"d" + struct.pack("!i", length + len(BINARY_HEADER)) + BINARY_HEADER + data[5:]
 
+    def replayed(self, rows: int, data: bytes) -> None:
+        """`data`, an earlier encoder's whole output for the same rows and options, goes out in
+        place of encode()'s: count its rows, and the binary header its first row carried."""
+        self.rows += rows
+        if data:
+            self._header_pending = False
+
     def response(self) -> bytes:
         return m.copy_response(b"H", self.fmt == "binary", len(self.fields))
 
