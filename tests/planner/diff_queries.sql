@@ -48,6 +48,7 @@ SELECT time_bucket('5 minutes', epoch) AS b, first(open, epoch) o, max(high) h, 
 SELECT symbol, time_bucket('1 hour', epoch) AS b, first(open, epoch), max(high), min(low), last(close, epoch), sum(volume) FROM ohlcv_1min GROUP BY symbol, b ORDER BY symbol, b
 SELECT symbol, time_bucket('1 day', epoch) AS b, max(high), min(low), avg(close), count(*) FROM ohlcv_1min GROUP BY 1, 2 ORDER BY 1, 2
 SELECT symbol, time_bucket('1 week', epoch) AS b, count(*) FROM ohlcv_1min GROUP BY 1, 2 ORDER BY 1, 2
+SELECT symbol, time_bucket('1 hour', epoch) AS b, min(symbol) AS s, max(symbol) AS t, count(*), sum(volume) FROM ohlcv_1min GROUP BY 1, 2 ORDER BY 1, 2
 SELECT date_trunc('hour', epoch) AS h, count(*), sum(volume) FROM "TSLA/1Min/OHLCV" GROUP BY h ORDER BY h
 SELECT date_trunc('day', epoch) AS d, symbol, max(close) - min(close) AS rng FROM ohlcv_1min GROUP BY d, symbol ORDER BY d, symbol
 SELECT date_bin('15 minutes', epoch, '2024-01-01') AS b, count(*) FROM "SPY/1Min/OHLCV" WHERE epoch < '2024-01-02 03:00' GROUP BY b ORDER BY b

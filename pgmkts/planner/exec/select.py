@@ -341,15 +341,16 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
     if plan.downsample is not None and isinstance(plan.source, P.Scan):
         from pgmkts.planner.exec.downsample import sorted_groups
         fast = sorted_groups(plan.downsample, f, ev)
+    gid: np.ndarray | None = None
     if fast is not None:
-        gid, ng, firsts = fast
+        ng, firsts = fast
         # keys are evaluated on one row per group only
         head = f.take(firsts)
         key_vals = [_undict(broadcast(ev.eval(k, head), head.n)) for k in gkeys]
     else:
         key_vals = [_undict(broadcast(ev.eval(k, f), f.n)) for k in gkeys]
     if fast is not None:
-        pass  # gid/ng/firsts from the sorted runs
+        pass  # ng/firsts from the sorted runs; gid only if an aggregate needs it
     elif gkeys:
         gid, ng = group_ids(key_vals, f.n)
         if f.n == 0:
@@ -374,7 +375,12 @@ def _aggregate(plan: P.SelectPlan, f: Frame, items, order_nodes, having, ev) -> 
         if fast is not None:
             from pgmkts.planner.exec.downsample import fast_aggregate
             v = fast_aggregate(a, f, ev, firsts, f.n)
-        subst[node_key(a)] = v if v is not None else eval_agg(ev, a, f, gid, ng)
+        if v is None:
+            if gid is None:
+                from pgmkts.planner.exec.downsample import run_ids
+                gid = run_ids(firsts, f.n)
+            v = eval_agg(ev, a, f, gid, ng)
+        subst[node_key(a)] = v
     g = Frame(cols, names, ng)
     g.subst = subst
     g.grouping_src = f
