@@ -145,8 +145,8 @@ class Session(SettingsMixin):
         # same text: reuse the parameter types and fields, keyed like the plan cache
         pkey = (text, tuple(param_oids), id(self.engine), W.catalog_version())
         phit = _PREPARED.get(pkey)
-        if phit is not None:
-            return Prepared(sql, list(phit[0]), list(phit[1]), stmt=("sql", text))
+        if phit is not None:   # the fields list itself: the wire memoises its RowDescription by identity
+            return Prepared(sql, list(phit[0]), phit[1], stmt=("sql", text))
         insert = text[:6].lower() == "insert"
         if insert:   # ADBC and psycopg (before its prepare threshold) Parse every execution
             known = fastinsert.prepared_oids(self.engine, text, list(param_oids))

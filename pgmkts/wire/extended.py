@@ -159,7 +159,7 @@ class ExtendedMixin:
         if kind == b"S":
             prep = self._statement(name)
             self.send(m.parameter_description(prep.param_oids))
-            self.send(m.row_description(prep.fields, [0] * len(prep.fields)) if prep.fields else m.NO_DATA)
+            self.send(self._row_description(prep.fields, [0] * len(prep.fields)) if prep.fields else m.NO_DATA)
             return
         portal = self.portals.get(name)
         if portal is None:
