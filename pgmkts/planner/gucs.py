@@ -120,6 +120,11 @@ class SettingsMixin:
         if self.read_only:
             self.settings["default_transaction_read_only"] = "on"
 
+    def _current_setting(self, name: str, missing_ok: bool, col: str) -> Result:
+        from pgmkts.planner.catalog.settings import current_setting
+        val = current_setting(self.settings, name, missing_ok, user=self.user)  # type: ignore[attr-defined]
+        return frame_result(Frame([pa.array([val], pa.string())], [(None, col)]), "SELECT 1")
+
     def _show(self, clean: str) -> Result:
         name = clean[4:].strip().strip('"')
         if name.lower() == "all":
@@ -134,6 +139,29 @@ class SettingsMixin:
             name = "transaction_isolation"
         val = self.get_setting(name)
         return frame_result(Frame([pa.array([val], pa.string())], [(None, _show_name(name))]), "SHOW")
+
+
+# `SELECT current_setting('name' [, missing_ok])` alone, as drivers send it (ADBC reads TimeZone
+# this way around every parametrised statement): answered like SHOW, not by the catalog executor,
+# which builds an SQLite catalog per query (~1.5 ms)
+_CURRENT_SETTING = re.compile(
+    r"^select\s+(?:pg_catalog\.)?current_setting\s*\(\s*'((?:[^']|'')*)'\s*(?:,\s*(true|false)\s*)?\)"
+    r"(?:\s+(?:as\s+)?(\w+|\"(?:[^\"]|\"\")+\"))?\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def current_setting_query(clean: str) -> tuple[str, bool, str] | None:
+    """(setting name, missing_ok, column name) when `clean` is a lone current_setting() SELECT."""
+    m = _CURRENT_SETTING.match(clean)
+    if m is None:
+        return None
+    alias = m.group(3)
+    if alias is None:
+        col = "current_setting"
+    elif alias.startswith('"'):
+        col = alias[1:-1].replace('""', '"')
+    else:
+        col = alias.lower()
+    return m.group(1).replace("''", "'"), (m.group(2) or "").lower() == "true", col
 
 
 def _show_name(name: str) -> str:

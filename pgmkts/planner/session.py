@@ -30,7 +30,7 @@ from pgmkts.planner.exec.expr import Evaluator, param_scalar
 from pgmkts.planner.exec.frame import Ctx, Frame
 from pgmkts.planner.exec.scan import fast_bucket_columns, run_values
 from pgmkts.planner.exec.select import FastScan, fast_spec, run_query
-from pgmkts.planner.gucs import SettingsMixin, _show_name
+from pgmkts.planner.gucs import SettingsMixin, _show_name, current_setting_query
 from pgmkts.planner.output import BATCH_ROWS, frame_fields, frame_result
 from pgmkts.planner.result import Bound, Field, Prepared, Result
 from pgmkts.planner.typing_ import infer_param_oids, null_param
@@ -86,6 +86,11 @@ _DESCRIBED: dict[tuple[int, tuple[int, ...]], tuple[object, list[Field]]] = {}  
 _PREPARED: OrderedDict[tuple, tuple[list[int], list[Field]]] = OrderedDict()
 _CLEAN: dict[str, str] = {}   # Session.is_fast: statement text → comment-stripped text
 _COPY_QUERY: dict[str, str | None] = {}   # Session.copy_query: statement text → its COPY (query)
+_CONSTANT: dict[int, tuple[object, bool]] = {}   # Session.is_constant per cached plan, kept as in _FAST
+_UTILITY: dict[str, str | None] = {}   # Session.cheap_utility: statement text → its utility kind
+# statements that read and write no data (COMMIT only when nothing is buffered): see cheap_utility
+_CHEAP_KINDS = frozenset({"begin", "start", "rollback", "abort", "savepoint", "release", "set", "reset",
+                          "show", "discard", "deallocate", "close", "listen", "unlisten"})
 # latest-row-per-symbol plans seen once (id → (plan, fields, schema)); the plan is kept as in _FAST
 _LATEST: dict[int, tuple[object, list[Field], pa.Schema]] = {}
 
@@ -317,6 +322,9 @@ class Session(SettingsMixin):
             plan = _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
         if plan is not None:
             return self._select(clean, plan, params)
+        setting = current_setting_query(clean) if not params else None
+        if setting is not None:
+            return self._current_setting(*setting)
         cat = compat.catalog_tree(clean)  # catalog compat (planner/compat.py): pg_catalog/information_schema
         if cat is not None:
             return compat.catalog_result(cat, self, params)
@@ -495,6 +503,46 @@ class Session(SettingsMixin):
             _COPY_QUERY.clear()
         _COPY_QUERY[text] = query
         return query
+
+    def cheap_utility(self, text: str) -> bool:
+        """True when `text` is one transaction-control or settings statement (BEGIN, SET, SHOW,
+        ROLLBACK, …; COMMIT when this transaction buffered no writes): it reads and writes no
+        data, so the wire runs it on the event loop rather than handing it to a worker thread
+        (a simple Query took two hand-offs: ~0.5 ms for a BEGIN). Drivers send these around
+        every statement (ADBC: BEGIN, SET TIME ZONE twice and COMMIT around a parametrised INSERT)."""
+        kind = _UTILITY.get(text, False)
+        if kind is False:
+            clean = parsemod.strip_comments(text.strip().rstrip(";").strip())
+            # one statement only (a ';' inside a string literal just means "not cheap")
+            kind = None if ";" in clean else self._utility_kind(clean)
+            if kind is None and current_setting_query(clean) is not None:
+                kind = "show"   # a lone current_setting(): answered from the session's settings
+            if len(_UTILITY) > _PLAN_CACHE_SIZE:
+                _UTILITY.clear()
+            _UTILITY[text] = kind
+        if kind in ("commit", "end"):
+            return not self._pending
+        return kind in _CHEAP_KINDS
+
+    def is_constant(self, text: str) -> bool:
+        """True when `text` has a cached plan that is a SELECT of literals and operators only (no
+        FROM, no function call but casts, no subquery): `SELECT 1`, the liveness probe of pools,
+        JDBC and Grafana. The wire runs it on the event loop."""
+        _clean, plan = self._cached_plan(text)
+        if plan is None:
+            return False
+        hit = _CONSTANT.get(id(plan))
+        if hit is not None and hit[0] is plan:
+            return hit[1]
+        const = isinstance(plan, P.SelectPlan) and isinstance(plan.source, P.NoFrom) and not plan.ctes \
+            and plan.where is None and not any(
+                (isinstance(n, exp.Func) and not isinstance(n, exp.Cast)) or isinstance(n, exp.Subquery)
+                or (isinstance(n, exp.Select) and n is not plan.node) for n in plan.node.walk())
+        with _PLAN_LOCK:
+            if len(_CONSTANT) > 4 * _PLAN_CACHE_SIZE:
+                _CONSTANT.clear()
+            _CONSTANT[id(plan)] = (plan, const)
+        return const
 
     def copy_is_fast(self, text: str) -> bool:
         """True for `COPY (q) TO STDOUT` whose q is a known fast read (is_fast): it runs inline

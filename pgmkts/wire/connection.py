@@ -432,11 +432,12 @@ class Connection(ExtendedMixin, ListenMixin):
         return out
 
     def runs_inline(self, text: str) -> tuple[bool, bool]:
-        """(fast, lazy): `text` is a known fast read (run it and encode its rows on the loop),
-        or running it only builds a lazy result (run it on the loop, its rows on a cache miss
+        """(fast, lazy): `text` is a known fast read or a statement that touches no data (run
+        it and encode its rows on the loop), or running it only builds a lazy result (run it on the loop, its rows on a cache miss
         in a worker)."""
-        fast = self.session.is_fast(text) or self.session.copy_is_fast(text)
-        return fast, not fast and self.session.runs_lazily(text)
+        s = self.session
+        fast = s.is_fast(text) or s.copy_is_fast(text) or s.cheap_utility(text) or s.is_constant(text)
+        return fast, not fast and s.runs_lazily(text)
 
     async def call_batch(self, pull, encode):
         """Pull the next batch and encode it: a statement that ran inline produced its rows
