@@ -84,8 +84,8 @@ _DESCRIBED: dict[tuple[int, tuple[int, ...]], tuple[object, list[Field]]] = {}  
 # Session.prepare of a plain (non-catalog) query: (text, param oids, engine, catalog version)
 # → (parameter oids, fields)
 _PREPARED: OrderedDict[tuple, tuple[list[int], list[Field]]] = OrderedDict()
-_CLEAN: dict[str, str] = {}   # Session.is_fast: statement text → comment-stripped text
-_COPY_QUERY: dict[str, str | None] = {}   # Session.copy_query: statement text → its COPY (query)
+_CLEAN: dict[str, str] = {}   # _clean_text: statement text → comment-stripped text
+_COPY_SPEC: dict[str, dict] = {}   # _copy_spec: COPY text (comment-stripped) → parse_copy's answer
 _CONSTANT: dict[int, tuple[object, bool]] = {}   # Session.is_constant per cached plan, kept as in _FAST
 _UTILITY: dict[str, str | None] = {}   # Session.cheap_utility: statement text → its utility kind
 # statements that read and write no data (COMMIT only when nothing is buffered): see cheap_utility
@@ -93,6 +93,34 @@ _CHEAP_KINDS = frozenset({"begin", "start", "rollback", "abort", "savepoint", "r
                           "show", "discard", "deallocate", "close", "listen", "unlisten"})
 # latest-row-per-symbol plans seen once (id → (plan, fields, schema)); the plan is kept as in _FAST
 _LATEST: dict[int, tuple[object, list[Field], pa.Schema]] = {}
+
+
+def _remember(memo: dict, key: Any, value: Any, limit: int = _PLAN_CACHE_SIZE) -> None:
+    """Store in a bounded memo, emptied whole when full: its entries are cheap to work out
+    again, and a clear is cheaper than LRU bookkeeping on every hit."""
+    if len(memo) > limit:
+        memo.clear()
+    memo[key] = value
+
+
+def _clean_text(text: str) -> str:
+    """`text` without comments and a trailing ';', as plans are cached under it; asked per
+    Execute, so the answer for recent statements is remembered."""
+    clean = _CLEAN.get(text)
+    if clean is None:
+        clean = parsemod.strip_comments(text.strip().rstrip(";"))
+        _remember(_CLEAN, text, clean)
+    return clean
+
+
+def _copy_spec(clean: str) -> dict:
+    """parse_copy of a COPY statement, remembered (ADBC sends the same text per fetch, and the
+    wire asks about it before it runs). A bad COPY raises each time and is not remembered."""
+    spec = _COPY_SPEC.get(clean)
+    if spec is None:
+        spec = parse_copy(clean)
+        _remember(_COPY_SPEC, clean, spec)
+    return spec
 
 FAST_INLINE_ROWS = 1000   # FastScans with a literal LIMIT up to this may run on the event loop
 _KW = re.compile(r"^\s*([A-Za-z]+)")
@@ -182,9 +210,7 @@ class Session(SettingsMixin):
                 fields = self._describe(plan, oids)
                 if not _has_catalog(plan):   # catalog plans are never cached: nothing to reuse
                     with _PLAN_LOCK:
-                        if len(_DESCRIBED) > 4 * _PLAN_CACHE_SIZE:
-                            _DESCRIBED.clear()
-                        _DESCRIBED[dkey] = (plan, list(fields))
+                        _remember(_DESCRIBED, dkey, (plan, list(fields)), 4 * _PLAN_CACHE_SIZE)
             if not _has_catalog(plan):
                 with _PLAN_LOCK:
                     _PREPARED[pkey] = (list(oids), list(fields))
@@ -418,9 +444,7 @@ class Session(SettingsMixin):
             if first is None:
                 return None    # no rows to learn the schema from: the general path answers
             with _PLAN_LOCK:
-                if len(_LATEST) > _PLAN_CACHE_SIZE:
-                    _LATEST.clear()
-                _LATEST[id(plan)] = (plan, general.fields or [], first.schema)
+                _remember(_LATEST, id(plan), (plan, general.fields or [], first.schema))
             return Result(tag=f"SELECT {first.num_rows}", fields=general.fields, batches=iter([first]))
         _plan, fields, schema = hit
 
@@ -443,9 +467,7 @@ class Session(SettingsMixin):
             return hit[1]
         spec = fast_spec(plan)
         with _PLAN_LOCK:
-            if len(_FAST) > 4 * _PLAN_CACHE_SIZE:
-                _FAST.clear()
-            _FAST[id(plan)] = (plan, spec)
+            _remember(_FAST, id(plan), (plan, spec), 4 * _PLAN_CACHE_SIZE)
         return spec
 
     def runs_lazily(self, text: str) -> bool:
@@ -460,12 +482,7 @@ class Session(SettingsMixin):
 
     def _cached_plan(self, text: str) -> tuple[str, Any]:
         """(the cleaned text plans are cached under, the cached plan of `text` or None)."""
-        clean = _CLEAN.get(text)
-        if clean is None:   # asked per Execute: remember the cleaned text of recent statements
-            clean = parsemod.strip_comments(text.strip().rstrip(";"))
-            if len(_CLEAN) > _PLAN_CACHE_SIZE:
-                _CLEAN.clear()
-            _CLEAN[text] = clean
+        clean = _clean_text(text)
         with _PLAN_LOCK:
             return clean, _PLAN_CACHE.get((clean, id(self.engine), W.catalog_version()))
 
@@ -473,36 +490,37 @@ class Session(SettingsMixin):
         """(cleaned text, FastScan) of `text`'s cached plan when the scan is validated and reads
         at most FAST_INLINE_ROWS rows (a literal LIMIT)."""
         clean, plan = self._cached_plan(text)
-        hit = _FAST.get(id(plan)) if plan is not None else None
-        spec = hit[1] if hit is not None and hit[0] is plan else None
-        if spec is None or spec.ok is not True or spec.limit is None or spec.limit > FAST_INLINE_ROWS:
-            return None
-        return clean, spec
+        spec = _inline_spec(plan)
+        return None if spec is None else (clean, spec)
 
     def is_fast(self, text: str) -> bool:
         """True when `text` has a cached, validated FastScan plan: the wire may run it inline
         on the event loop (a read of at most LIMIT rows, no thread hop needed)."""
         return self.inline_scan(text) is not None
 
+    def runs_on_loop(self, text: str) -> bool:
+        """True when running `text` is cheap enough for the wire's event loop, no worker hand-off:
+        a known small fast read (is_fast), a SELECT of literals (is_constant), one statement that
+        touches no data (cheap_utility), or a COPY (q) TO STDOUT of a fast read q (ADBC's fetch).
+        One plan look-up: only SELECTs have plans, only the others need the rest."""
+        _clean, plan = self._cached_plan(text)
+        if plan is not None:
+            return _inline_spec(plan) is not None or _constant(plan)
+        if self.cheap_utility(text):
+            return True
+        query = self.copy_query(text)
+        return query is not None and self.is_fast(query)
+
     def copy_query(self, text: str) -> str | None:
-        """The query of `COPY (query) TO STDOUT …` (None for any other statement). ADBC reads
-        every result this way, so the answer is remembered per statement text."""
-        hit = _COPY_QUERY.get(text, False)
-        if hit is not False:
-            return hit   # type: ignore[return-value]
-        query = None
-        clean = parsemod.strip_comments(text.strip().rstrip(";"))
-        if clean[:4].lower() == "copy":
-            try:
-                spec = parse_copy(clean)
-            except errors.PgmktsError:
-                spec = None   # reported when the statement runs
-            if spec is not None and spec["direction"] == "out" and spec["query"] is not None:
-                query = spec["query"].strip()
-        if len(_COPY_QUERY) > _PLAN_CACHE_SIZE:
-            _COPY_QUERY.clear()
-        _COPY_QUERY[text] = query
-        return query
+        """The query of `COPY (query) TO STDOUT …`, None for any other statement."""
+        clean = _clean_text(text)
+        if clean[:4].lower() != "copy":
+            return None
+        try:
+            spec = _copy_spec(clean)
+        except errors.PgmktsError:
+            return None   # reported when the statement runs
+        return spec["query"].strip() if spec["direction"] == "out" and spec["query"] is not None else None
 
     def cheap_utility(self, text: str) -> bool:
         """True when `text` is one transaction-control or settings statement (BEGIN, SET, SHOW,
@@ -517,38 +535,16 @@ class Session(SettingsMixin):
             kind = None if ";" in clean else self._utility_kind(clean)
             if kind is None and current_setting_query(clean) is not None:
                 kind = "show"   # a lone current_setting(): answered from the session's settings
-            if len(_UTILITY) > _PLAN_CACHE_SIZE:
-                _UTILITY.clear()
-            _UTILITY[text] = kind
+            _remember(_UTILITY, text, kind)
         if kind in ("commit", "end"):
             return not self._pending
         return kind in _CHEAP_KINDS
 
     def is_constant(self, text: str) -> bool:
-        """True when `text` has a cached plan that is a SELECT of literals and operators only (no
-        FROM, no function call but casts, no subquery): `SELECT 1`, the liveness probe of pools,
-        JDBC and Grafana. The wire runs it on the event loop."""
-        _clean, plan = self._cached_plan(text)
-        if plan is None:
-            return False
-        hit = _CONSTANT.get(id(plan))
-        if hit is not None and hit[0] is plan:
-            return hit[1]
-        const = isinstance(plan, P.SelectPlan) and isinstance(plan.source, P.NoFrom) and not plan.ctes \
-            and plan.where is None and not any(
-                (isinstance(n, exp.Func) and not isinstance(n, exp.Cast)) or isinstance(n, exp.Subquery)
-                or (isinstance(n, exp.Select) and n is not plan.node) for n in plan.node.walk())
-        with _PLAN_LOCK:
-            if len(_CONSTANT) > 4 * _PLAN_CACHE_SIZE:
-                _CONSTANT.clear()
-            _CONSTANT[id(plan)] = (plan, const)
-        return const
-
-    def copy_is_fast(self, text: str) -> bool:
-        """True for `COPY (q) TO STDOUT` whose q is a known fast read (is_fast): it runs inline
-        on the event loop as q itself would."""
-        query = self.copy_query(text)
-        return query is not None and self.is_fast(query)
+        """True when `text` has a cached plan that is a SELECT of literals and operators only
+        (`SELECT 1`, the liveness probe of pools, JDBC and Grafana; see _constant)."""
+        plan = self._cached_plan(text)[1]
+        return plan is not None and _constant(plan)
 
     def _fast_key(self, text: str, spec: FastScan, params: list) -> tuple[str, tuple] | None:
         """(bucket, the result's rows-cache key) of a FastScan run now, or None when the general
@@ -852,7 +848,7 @@ class Session(SettingsMixin):
                       fields=None, copy=cs)
 
     def _copy(self, clean: str) -> Result:
-        spec = parse_copy(clean)
+        spec = _copy_spec(clean)
         ctx = self._ctx([])
         if spec["direction"] == "out":
             if spec["query"] is not None:
@@ -881,6 +877,32 @@ class Session(SettingsMixin):
 
         cs = CopySpec("in", spec["format"], fields, spec["options"], consume=consume)
         return Result(tag="COPY", fields=None, copy=cs)
+
+
+def _inline_spec(plan) -> FastScan | None:
+    """The FastScan of a cached plan when it is validated and reads at most FAST_INLINE_ROWS
+    rows (a literal LIMIT): small enough to run on the event loop."""
+    hit = _FAST.get(id(plan)) if plan is not None else None
+    spec = hit[1] if hit is not None and hit[0] is plan else None
+    if spec is None or spec.ok is not True or spec.limit is None or spec.limit > FAST_INLINE_ROWS:
+        return None
+    return spec
+
+
+def _constant(plan) -> bool:
+    """A SELECT of literals and operators only: no FROM, no function call but casts, no
+    subquery. Stricter than rules.common.is_constant ("evaluable before the scan"), which admits
+    any function — generate_series or repeat may take seconds, and this runs on the event loop."""
+    hit = _CONSTANT.get(id(plan))
+    if hit is not None and hit[0] is plan:
+        return hit[1]
+    const = isinstance(plan, P.SelectPlan) and isinstance(plan.source, P.NoFrom) and not plan.ctes \
+        and plan.where is None and not any(
+            (isinstance(n, exp.Func) and not isinstance(n, exp.Cast)) or isinstance(n, exp.Subquery)
+            or (isinstance(n, exp.Select) and n is not plan.node) for n in plan.node.walk())
+    with _PLAN_LOCK:
+        _remember(_CONSTANT, id(plan), (plan, const), 4 * _PLAN_CACHE_SIZE)
+    return const
 
 
 def _small(spec: FastScan) -> bool:

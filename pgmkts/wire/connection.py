@@ -432,12 +432,11 @@ class Connection(ExtendedMixin, ListenMixin):
         return out
 
     def runs_inline(self, text: str) -> tuple[bool, bool]:
-        """(fast, lazy): `text` is a known fast read or a statement that touches no data (run
-        it and encode its rows on the loop), or running it only builds a lazy result (run it on the loop, its rows on a cache miss
-        in a worker)."""
-        s = self.session
-        fast = s.is_fast(text) or s.copy_is_fast(text) or s.cheap_utility(text) or s.is_constant(text)
-        return fast, not fast and s.runs_lazily(text)
+        """(fast, lazy): `text` is cheap to run on the loop (Session.runs_on_loop: run it and
+        encode its rows here), or running it only builds a lazy result (run it on the loop, its
+        rows on a cache miss in a worker)."""
+        fast = self.session.runs_on_loop(text)
+        return fast, not fast and self.session.runs_lazily(text)
 
     async def call_batch(self, pull, encode):
         """Pull the next batch and encode it: a statement that ran inline produced its rows
@@ -752,45 +751,41 @@ class Connection(ExtendedMixin, ListenMixin):
     async def _copy_out(self, spec) -> None:
         tz = self.session.settings.get("TimeZone", "UTC")
         enc = CopyOutEncoder(spec, tz)
-        if spec.rows is not None:
-            rows, data = await self._copy_held(spec, enc, tz)   # rows first: an error precedes CopyOut
-            self.send(enc.response())
-            self.send(enc.header())
-            self.send(data)
-            self.send(enc.trailer())
-            self.send(m.COPY_DONE)
-            self.metric("rows_out_total", rows)
-            self.send(m.command_complete(f"COPY {rows}"))
-            return
-        self.send(enc.response())
+        held = await self._copy_held(spec, enc, tz) if spec.rows is not None else None
+        self.send(enc.response())   # after a lazy COPY's rows: their error precedes CopyOut
         self.send(enc.header())
-        batches = spec.batches or iter(())
-        def encode(got):
-            return None if got[0] is None else enc.encode(got[0])
+        if held is not None:
+            self.send(held)
+        else:
+            batches = spec.batches or iter(())
 
-        while True:
-            data = await self.call_batch(lambda: (next(batches, None),), encode)
-            self._check_cancel()
-            if data is None:
-                break
-            self.send(data)
-            await self.maybe_flush()
+            def encode(got):
+                return None if got[0] is None else enc.encode(got[0])
+
+            while True:
+                data = await self.call_batch(lambda: (next(batches, None),), encode)
+                self._check_cancel()
+                if data is None:
+                    break
+                self.send(data)
+                await self.maybe_flush()
         self.send(enc.trailer())
         self.send(m.COPY_DONE)
         self.metric("rows_out_total", enc.rows)
         self.send(m.command_complete(f"COPY {enc.rows}"))
 
-    async def _copy_held(self, spec, enc: CopyOutEncoder, tz: str) -> tuple[int, bytes]:
-        """(rows, CopyData bytes) of a lazy COPY out: an identical earlier COPY's bytes from the
-        rows cache (its key names the rows exactly, as for a SELECT's DataRows), else the rows
-        read and encoded — on the loop when the statement ran inline — and remembered."""
-        key = ("copy", spec.cache_key, spec.format, repr(sorted(spec.options.items())),
-               tuple(f.type_oid for f in spec.fields), tz)
+    async def _copy_held(self, spec, enc: CopyOutEncoder, tz: str) -> bytes:
+        """The CopyData bytes of a lazy COPY out: an identical earlier COPY's from the rows cache
+        (its key names the rows exactly, as for a SELECT's DataRows; format and options stand
+        where the DataRows' column formats do), else the rows read and encoded — on the loop
+        when the statement ran inline — and remembered."""
+        key = _rows_key(spec.cache_key, [f.type_oid for f in spec.fields],
+                        ("copy", spec.format, repr(sorted(spec.options.items()))), tz)
         cache = self.server.rows_cache
         hit = cache.get(key) if spec.cache_key is not None else None
         if hit is not None:
             enc.replayed(*hit)
-            return hit
+            return hit[1]
         loop = asyncio.get_running_loop()
         batch = spec.rows() if self.inline else await loop.run_in_executor(None, spec.rows)
         self._check_cancel()
@@ -800,7 +795,7 @@ class Connection(ExtendedMixin, ListenMixin):
             data = await loop.run_in_executor(None, enc.encode, batch)
         if spec.cache_key is not None:
             cache.put(key, enc.rows, data)
-        return enc.rows, data
+        return data
 
     async def _copy_in(self, spec) -> None:
         dec = CopyInDecoder(spec, self.session.settings.get("TimeZone", "UTC"))

@@ -123,7 +123,7 @@ class ExtendedMixin:
         else:
             # a cached INSERT's Parse is a dict look-up: no thread hand-off (ADBC Parses per execution)
             prep = await self.call(lambda: self.session.prepare(p.query, p.param_oids), "P:" + p.query,
-                                   inline=self.session.is_fast(p.query) or self.session.copy_is_fast(p.query)
+                                   inline=self.session.runs_on_loop(p.query)
                                    or self.session.insert_prepared(p.query, p.param_oids))
         prep.name = p.name
         self.statements[p.name] = prep

@@ -42,6 +42,22 @@ def _both(conns, sql: str) -> tuple[bytes, bytes]:
     return _copy(conns[0], sql), _copy(conns[1], sql)
 
 
+def _repeats(conns, sql: str, times: int) -> bytes:
+    """`sql` run `times` over on both servers (the first runs warm the plan and the held
+    bytes): every answer must be PostgreSQL's. Returns it."""
+    for _ in range(times):
+        got, want = _both(conns, sql)
+        assert got == want
+    return got
+
+
+def _on_both(both, sql: str) -> None:
+    """`sql` committed by another session of each server."""
+    for srv in both:
+        with psycopg.connect(srv.dsn, autocommit=True) as w:
+            w.execute(sql)
+
+
 @pytest.fixture
 def conns(both):
     srv, pg = both
@@ -61,22 +77,13 @@ def test_repeats_are_postgresqls_bytes_in_every_format(conns):
 
 
 def test_repeats_see_writes_and_deletes(both, conns):
-    srv, pg = both
     sql = f"COPY ({LAST}) TO STDOUT (FORMAT binary)"
-    for _ in range(3):
-        got, want = _both(conns, sql)
-        assert got == want
-    before = got
-    for dsn in (srv.dsn, pg.dsn):   # another session writes
-        with psycopg.connect(dsn, autocommit=True) as w:
-            w.execute(f"INSERT INTO {TBK} VALUES ('2030-01-01 00:00:00+00', 1, 2, 0.5, 1.5, 4242)")
+    before = _repeats(conns, sql, 3)
+    _on_both(both, f"INSERT INTO {TBK} VALUES ('2030-01-01 00:00:00+00', 1, 2, 0.5, 1.5, 4242)")
     got, want = _both(conns, sql)
     assert got == want and got != before
-    for dsn in (srv.dsn, pg.dsn):
-        with psycopg.connect(dsn, autocommit=True) as w:
-            w.execute(f"DELETE FROM {TBK} WHERE epoch >= '2030-01-01'")
-    got, want = _both(conns, sql)
-    assert got == want == before
+    _on_both(both, f"DELETE FROM {TBK} WHERE epoch >= '2030-01-01'")
+    assert _repeats(conns, sql, 1) == before
 
 
 def test_timezone_is_part_of_the_held_text(conns):
@@ -89,12 +96,9 @@ def test_timezone_is_part_of_the_held_text(conns):
 
 
 def test_copy_inside_a_transaction_sees_its_own_write(both, conns):
-    srv, pg = both
     sql = f"COPY ({LAST}) TO STDOUT (FORMAT csv)"
-    for _ in range(2):
-        got, want = _both(conns, sql)
-        assert got == want
-    with psycopg.connect(srv.dsn) as t:
+    want = _repeats(conns, sql, 2)
+    with psycopg.connect(both[0].dsn) as t:
         t.execute(f"INSERT INTO {TBK} VALUES ('2031-01-01 00:00:00+00', 1, 2, 0.5, 1.5, 77)")
         mine = _copy(t, sql)
         assert mine.splitlines()[0].endswith(b",77")
